@@ -1,0 +1,72 @@
+# textbook.deploy — two entry points: `make demo` and `make test`. Everything they need is installed here.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+PYTHON ?= python3
+LINK := .collections/ansible_collections/textbook/deploy
+TEXTBOOK := examples/textbook
+
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: demo test deps apt venv npm link sandbox-up sandbox-down unit integration molecule lint sanity changelog clean
+
+demo: deps sandbox-up
+	$(BIN)/ansible-playbook -i inventories/local playbooks/site.yml
+	@$(BIN)/python -m sandbox urls
+
+test: deps
+	bash scripts/run-tests.sh
+
+deps: apt venv npm link
+
+# System packages: git (the git server uses `git http-backend`), Node.js/npm for Docusaurus.
+apt:
+	@missing=""; \
+	command -v git >/dev/null || missing="$$missing git"; \
+	command -v node >/dev/null || missing="$$missing nodejs"; \
+	command -v npm >/dev/null || missing="$$missing npm"; \
+	command -v shellcheck >/dev/null || missing="$$missing shellcheck"; \
+	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
+
+venv: $(BIN)/.installed
+$(BIN)/.installed: requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -r requirements.txt
+	touch $@
+
+npm: $(TEXTBOOK)/node_modules/.installed
+$(TEXTBOOK)/node_modules/.installed: $(TEXTBOOK)/package-lock.json
+	cd $(TEXTBOOK) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+link:
+	@mkdir -p $(dir $(LINK))
+	@test -L $(LINK) || ln -sfn $(CURDIR) $(LINK)
+
+sandbox-up: deps
+	$(BIN)/python -m sandbox up
+
+sandbox-down:
+	-$(BIN)/python -m sandbox down
+
+unit: deps
+	$(BIN)/pytest -q tests/unit tests/sandbox
+
+integration: deps
+	$(BIN)/pytest -q tests/integration
+
+molecule: deps
+	cd molecule/.. && $(BIN)/molecule test --all
+
+lint: deps
+	$(BIN)/ansible-lint --profile production
+
+sanity: deps
+	bash scripts/sanity.sh
+
+changelog: deps
+	$(BIN)/antsibull-changelog lint
+
+clean: sandbox-down
+	rm -rf $(VENV) .collections .sandbox $(TEXTBOOK)/node_modules
