@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The whole suite, as `make test` and CI run it: static checks first (fast), then pytest (unit, sandbox,
+# integration), then molecule. Nothing here installs anything: `make deps` did.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+bin="$root/.venv/bin"
+export PATH="$bin:$PATH" ANSIBLE_CONFIG="$root/ansible.cfg"
+# Whatever a failing step leaves running is stopped: the sandbox's background stand-ins above all.
+trap '"$bin/python" -m sandbox down >/dev/null 2>&1 || true' EXIT
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "changelog fragments"
+antsibull-changelog lint
+step "ansible-lint (production profile)"
+ansible-lint --profile production
+step "ansible-test sanity"
+bash scripts/sanity.sh
+step "molecule"
+molecule test --all
+step "pytest: unit, sandbox, integration"
+pytest -q -p no:cacheprovider tests
