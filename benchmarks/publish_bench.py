@@ -1,0 +1,180 @@
+"""Publish benchmark: pages_publish vs ghp-import vs `docusaurus deploy --skip-build`, side by side.
+
+Every tool publishes the same build directory to its own repository on the same kind of remote: the GitHub
+stand-in's git smart HTTP (git's own http-backend, token auth). For each data set and tool it measures three
+cases: the first publish, a republish after one file changed, and a republish with nothing changed. Wall time is
+measured around the whole command; peak memory is the largest resident set of any process the command ran
+(getrusage RUSAGE_CHILDREN, measured in a fresh child per case).
+
+pages_publish runs exactly as Ansible runs a module (python -m <module> <args.json>), without ansible-playbook's
+own start-up, which is the same for any module.
+
+    .venv/bin/python benchmarks/publish_bench.py [--files 10000 --megabytes 150] [--out docs/benchmarks.md]
+"""
+import argparse
+import base64
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path[:0] = [ROOT, os.path.join(ROOT, ".collections")]
+TEXTBOOK = os.path.join(ROOT, "examples", "textbook")
+CASES = ("first publish", "one file changed", "nothing changed")
+
+
+def measure(cmd, env=None, cwd=None):
+    """Run cmd in a fresh child that reports (seconds, peak RSS MiB of anything it ran)."""
+    probe = (
+        "import json, resource, subprocess, sys, time\n"
+        "start = time.perf_counter()\n"
+        "proc = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
+        "elapsed = time.perf_counter() - start\n"
+        "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024\n"
+        "print(json.dumps({'rc': proc.returncode, 'seconds': elapsed, 'peak_mib': peak,\n"
+        "                  'out': proc.stdout[-2000:], 'err': proc.stderr[-2000:]}))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", probe, *cmd], capture_output=True, text=True, env=env, cwd=cwd,
+                          check=True)
+    result = json.loads(proc.stdout)
+    if result["rc"] != 0:
+        raise RuntimeError("%s failed:\n%s\n%s" % (" ".join(cmd), result["out"], result["err"]))
+    return result
+
+
+def git_env(token, extra=()):
+    """Environment that authenticates git to the stand-in the way GitHub takes a token."""
+    env = dict(os.environ)
+    basic = base64.b64encode(("x-access-token:%s" % token).encode()).decode()
+    pairs = [("http.extraHeader", "Authorization: Basic %s" % basic), *extra]
+    env["GIT_CONFIG_COUNT"] = str(len(pairs))
+    for index, (key, value) in enumerate(pairs):
+        env["GIT_CONFIG_KEY_%d" % index] = key
+        env["GIT_CONFIG_VALUE_%d" % index] = value
+    env.update(GIT_AUTHOR_NAME="bench", GIT_AUTHOR_EMAIL="bench@example.org",
+               GIT_COMMITTER_NAME="bench", GIT_COMMITTER_EMAIL="bench@example.org")
+    return env
+
+
+class PagesPublish:
+    name = "pages_publish"
+
+    def __init__(self, server, repo, site, work):
+        self.url, self.token, self.site = server.git_url("bench", repo), server.token, site
+        self.cache = os.path.join(work, "cache")
+        self.args = os.path.join(work, "args.json")
+
+    def publish(self):
+        args = {"src": self.site, "repo": self.url, "branch": "gh-pages", "token": self.token,
+                "cache_dir": self.cache, "message": "bench"}
+        with open(self.args, "w") as handle:
+            json.dump({"ANSIBLE_MODULE_ARGS": args}, handle)
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.join(ROOT, ".collections"), ROOT]))
+        return measure([sys.executable, "-m", "ansible_collections.textbook.deploy.plugins.modules.pages_publish",
+                        self.args], env=env)
+
+
+class GhpImport:
+    name = "ghp-import"
+
+    def __init__(self, server, repo, site, work):
+        self.site, self.repo_dir = site, os.path.join(work, "repo")
+        self.env = git_env(server.token)
+        subprocess.run(["git", "init", "-q", self.repo_dir], check=True)
+        subprocess.run(["git", "-C", self.repo_dir, "remote", "add", "origin", server.git_url("bench", repo)],
+                       check=True)
+
+    def publish(self):
+        ghp = os.path.join(os.path.dirname(sys.executable), "ghp-import")
+        return measure([ghp, "--no-jekyll", "--push", "--branch", "gh-pages", "--message", "bench", self.site],
+                       env=self.env, cwd=self.repo_dir)
+
+
+class DocusaurusDeploy:
+    name = "docusaurus deploy --skip-build"
+
+    def __init__(self, server, repo, site, work):
+        host = server.git_url("bench", repo).split("/")[2]
+        # Docusaurus always pushes over https://; point that URL at the stand-in's http:// server.
+        self.env = git_env(server.token, [("url.http://%s/.insteadOf" % host, "https://%s/" % host)])
+        self.env.update(GIT_USER="x-access-token", GIT_PASS=server.token, DEPLOYMENT_BRANCH="gh-pages",
+                        GITHUB_HOST=host, ORGANIZATION_NAME="bench", PROJECT_NAME=repo, CURRENT_BRANCH="main",
+                        USE_SSH="false")
+        self.site = site
+
+    def publish(self):
+        cli = os.path.join(TEXTBOOK, "node_modules", ".bin", "docusaurus")
+        return measure([cli, "deploy", "--skip-build", "--out-dir", self.site], env=self.env, cwd=TEXTBOOK)
+
+
+def run_dataset(server, label, make_site, touch_one, tools, work):
+    rows = []
+    for tool_class in tools:
+        tool_work = tempfile.mkdtemp(dir=work)
+        site = os.path.join(tool_work, "site")
+        make_site(site)
+        repo = "%s-%s" % (label, tool_class.__name__.lower())
+        server.create_repo("bench", repo)
+        tool = tool_class(server, repo, site, tool_work)
+        first = tool.publish()
+        touch_one(site)
+        one = tool.publish()
+        same = tool.publish()
+        rows.append((tool.name, first, one, same))
+        shutil.rmtree(tool_work, ignore_errors=True)
+    return rows
+
+
+def table(label, rows):
+    lines = ["| %s | %s |" % (label, " | ".join(CASES)), "|---|---|---|---|"]
+    for name, *results in rows:
+        lines.append("| %s | %s |" % (name, " | ".join("%.2f s, %.0f MiB" % (r["seconds"], r["peak_mib"])
+                                                         for r in results)))
+    return "\n".join(lines)
+
+
+def main():
+    from sandbox.github import GitHubStandIn
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--files", type=int, default=10000)
+    parser.add_argument("--megabytes", type=int, default=150)
+    parser.add_argument("--skip-generated", action="store_true")
+    args = parser.parse_args()
+    gen = os.path.join(ROOT, "benchmarks", "gen_site.py")
+    textbook_build = os.path.join(TEXTBOOK, "build")
+    if not os.path.isdir(textbook_build):
+        subprocess.run(["npm", "run", "build"], cwd=TEXTBOOK, check=True, capture_output=True)
+
+    def touch(site):
+        subprocess.run([sys.executable, gen, site, "--touch-one"], check=True, capture_output=True)
+
+    def touch_textbook(site):
+        with open(os.path.join(site, "index.html"), "a") as handle:
+            handle.write("<!-- changed -->\n")
+
+    tools = (PagesPublish, GhpImport, DocusaurusDeploy)
+    work = tempfile.mkdtemp(prefix="publish-bench-")
+    server = GitHubStandIn(state_dir=os.path.join(work, "github"))
+    server.start()
+    try:
+        reports = [table("examples/textbook", run_dataset(
+            server, "textbook", lambda site: shutil.copytree(textbook_build, site), touch_textbook, tools, work))]
+        if not args.skip_generated:
+            def make(site):
+                subprocess.run([sys.executable, gen, site, "--files", str(args.files),
+                                "--megabytes", str(args.megabytes)], check=True)
+            reports.append(table("generated %d files / %d MB" % (args.files, args.megabytes),
+                                 run_dataset(server, "generated", make, touch, tools, work)))
+    finally:
+        server.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    print("\n\n".join(reports))
+
+
+if __name__ == "__main__":
+    main()
