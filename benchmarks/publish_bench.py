@@ -98,17 +98,30 @@ class DocusaurusDeploy:
     name = "docusaurus deploy --skip-build"
 
     def __init__(self, server, repo, site, work):
-        host = server.git_url("bench", repo).split("/")[2]
-        # Docusaurus always pushes over https://; point that URL at the stand-in's http:// server.
-        self.env = git_env(server.token, [("url.http://%s/.insteadOf" % host, "https://%s/" % host)])
+        host, port = server.git_url("bench", repo).split("/")[2].split(":")
+        # Docusaurus always pushes over https://; point that at the stand-in's http:// server.
+        self.env = git_env(server.token, [("url.http://.insteadOf", "https://")])
         self.env.update(GIT_USER="x-access-token", GIT_PASS=server.token, DEPLOYMENT_BRANCH="gh-pages",
-                        GITHUB_HOST=host, ORGANIZATION_NAME="bench", PROJECT_NAME=repo, CURRENT_BRANCH="main",
-                        USE_SSH="false")
+                        GITHUB_HOST=host, GITHUB_PORT=port, ORGANIZATION_NAME="bench", PROJECT_NAME=repo,
+                        CURRENT_BRANCH="main", USE_SSH="false", CUSTOM_COMMIT_MESSAGE="bench")
+        # `docusaurus deploy` runs inside the site's own git checkout: a copy of the textbook project.
+        self.project = os.path.join(work, "project")
+        os.makedirs(self.project)
+        for name in ("docusaurus.config.js", "package.json", "sidebars.js", "docs", "src", "static"):
+            source = os.path.join(TEXTBOOK, name)
+            if os.path.isdir(source):
+                shutil.copytree(source, os.path.join(self.project, name))
+            elif os.path.exists(source):
+                shutil.copy(source, self.project)
+        os.symlink(os.path.join(TEXTBOOK, "node_modules"), os.path.join(self.project, "node_modules"))
+        for cmd in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "source"],
+                    ["remote", "add", "origin", "https://%s:%s/bench/source.git" % (host, port)]):
+            subprocess.run(["git", "-C", self.project, *cmd], check=True, env=self.env)
         self.site = site
 
     def publish(self):
         cli = os.path.join(TEXTBOOK, "node_modules", ".bin", "docusaurus")
-        return measure([cli, "deploy", "--skip-build", "--out-dir", self.site], env=self.env, cwd=TEXTBOOK)
+        return measure([cli, "deploy", "--skip-build", "--out-dir", self.site], env=self.env, cwd=self.project)
 
 
 def run_dataset(server, label, make_site, touch_one, tools, work):
