@@ -247,8 +247,7 @@ class RestClient:
                 waited += delay
 
     def get(self, path, params=None, missing_ok=False, **kwargs):
-        response = self.request("GET", path, params=params, missing_ok=missing_ok, **kwargs)
-        return response
+        return self.request("GET", path, params=params, missing_ok=missing_ok, **kwargs)
 
     def post(self, path, body=None, **kwargs):
         return self.request("POST", path, body=body, **kwargs)
@@ -344,11 +343,10 @@ class RestClient:
             if retry_after is not None:
                 return retry_after
             if limited and response.header("X-RateLimit-Remaining") == "0":
-                reset = response.header("X-RateLimit-Reset")
                 try:
-                    return max(0.0, float(reset) - self.clock()) + 1.0 if reset is not None else None
-                except ValueError:
-                    pass
+                    return max(0.0, float(response.header("X-RateLimit-Reset")) - self.clock()) + 1.0
+                except (TypeError, ValueError):
+                    pass  # no usable reset time: back off as below
             if limited and response.status == 403:
                 return self.secondary_limit_wait
         # full jitter: uniform(0, min(cap, base * 2^(attempt-1)))
