@@ -13,7 +13,7 @@ mkdir -p ~/.ansible/test/cache
 cp "$root/scripts/get_pip_offline.py" ~/.ansible/test/cache/"get_pip_${pip_version//./_}.py"
 trap 'rm -rf "$work"' EXIT
 "$bin/ansible-galaxy" collection build --output-path "$work" "$root" >/dev/null
-"$bin/ansible-galaxy" collection install --no-deps -p "$work" "$work"/textbook-deploy-*.tar.gz >/dev/null
+"$bin/ansible-galaxy" collection install --force --no-deps -p "$work" "$work"/textbook-deploy-*.tar.gz >/dev/null
 cd "$work/ansible_collections/textbook/deploy"
 git init -q . && git add -A   # ansible-test lists the files under test from git
 "$bin/ansible-test" sanity --python "$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')" \
