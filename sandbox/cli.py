@@ -1,0 +1,184 @@
+"""`python -m sandbox up|down|status|urls`: the stand-ins as a background process for playbooks and `make demo`.
+
+`up` starts a fresh GitHub stand-in (repository textbook/textbook, default branch main, and a token with scope
+repo), detaches it, writes <state-dir>/sandbox.json and returns once it answers; it does nothing if the sandbox
+already runs. `down` stops it (and succeeds if nothing runs). `serve` is the detached process itself.
+"""
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+STATE_FILE = "sandbox.json"
+NOT_RUNNING = 3  # the exit status `status` uses when nothing runs, as init scripts do
+
+
+def state_path(state_dir):
+    return Path(state_dir) / STATE_FILE
+
+
+def read_state(state_dir):
+    try:
+        return json.loads(state_path(state_dir).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def write_state(state_dir, state):
+    path = state_path(state_dir)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(state, indent=2) + "\n")
+    tmp.replace(path)  # readers never see half a file
+
+
+def is_ours(pid):
+    """True if pid is a live `python -m sandbox serve` process (a recycled pid must not be killed)."""
+    try:
+        cmdline = Path("/proc/%d/cmdline" % pid).read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return b"sandbox" in cmdline and b"serve" in cmdline
+
+
+def answers(state):
+    """True if the stand-in named in the state file answers on its admin URL, with the recorded pid."""
+    github = state["github"]
+    try:
+        with urllib.request.urlopen(github["admin_url"] + "/", timeout=2) as response:
+            return json.load(response).get("pid") == github["pid"]
+    except (OSError, ValueError):
+        return False
+
+
+def running(state_dir):
+    state = read_state(state_dir)
+    return state if state and is_ours(state["github"]["pid"]) and answers(state) else None
+
+
+def up(args):
+    if running(args.state_dir):
+        print("sandbox already running (%s)" % state_path(args.state_dir))
+        return 0
+    state_dir = Path(args.state_dir)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    state_path(state_dir).unlink(missing_ok=True)
+    shutil.rmtree(state_dir / "github", ignore_errors=True)  # every `up` starts from a fresh GitHub
+    log_path = state_dir / "sandbox.log"
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "sandbox", "serve", "--state-dir", str(state_dir.resolve()),
+             "--port", str(args.port), "--pages-port", str(args.pages_port)],
+            cwd=str(ROOT), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + args.timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return fail("the sandbox exited during start-up (status %s); %s says:\n%s"
+                        % (proc.returncode, log_path, tail(log_path)))
+        state = read_state(state_dir)
+        if state and answers(state):
+            print_urls(state)
+            return 0
+        time.sleep(0.05)
+    proc.kill()
+    return fail("the sandbox did not answer within %ss; %s says:\n%s" % (args.timeout, log_path, tail(log_path)))
+
+
+def down(args):
+    state = read_state(args.state_dir)
+    pid = state["github"]["pid"] if state else None
+    if pid and is_ours(pid):
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 5
+        while is_ours(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if is_ours(pid):
+            os.kill(pid, signal.SIGKILL)
+        print("sandbox stopped")
+    else:
+        print("sandbox not running")
+    state_path(args.state_dir).unlink(missing_ok=True)
+    return 0
+
+
+def status(args):
+    state = running(args.state_dir)
+    if not state:
+        print("sandbox not running")
+        return NOT_RUNNING
+    hidden = "<%d characters, in %s>" % (len(state["github"]["token"]), state_path(args.state_dir))
+    shown = dict(state["github"], token=hidden)  # status output ends up in logs; the token must not
+    print(json.dumps({"github": shown}, indent=2))
+    return 0
+
+
+def urls(args):
+    state = running(args.state_dir)
+    if not state:
+        print("sandbox not running")
+        return NOT_RUNNING
+    print_urls(state)
+    return 0
+
+
+def print_urls(state):
+    github = state["github"]
+    print("GitHub API:    %s" % github["api_url"])
+    print("git:           %s/textbook/textbook.git" % github["git_base"])
+    print("Pages:         %s" % github["pages_base"])
+    print("Textbook site: %stextbook/textbook/" % github["pages_base"])
+
+
+def serve(args):
+    from sandbox.github import GitHubStandIn
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    github = GitHubStandIn(os.path.join(args.state_dir, "github"), port=args.port, pages_port=args.pages_port)
+    github.start()
+    github.create_repo("textbook", "textbook", default_branch="main")
+    write_state(args.state_dir, {"github": {
+        "api_url": github.api_url, "git_base": github.base_url, "pages_base": github.pages_base,
+        "token": github.token, "pid": os.getpid(), "admin_url": github.admin_url}})
+    print("serving: %s, pages %s" % (github.api_url, github.pages_base), flush=True)
+    while not stop.wait(1):
+        pass
+    github.stop()
+    return 0
+
+
+def tail(path, lines=20):
+    try:
+        return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def fail(message):
+    print("sandbox: " + message, file=sys.stderr)
+    return 1
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, func in (("up", up), ("down", down), ("status", status), ("urls", urls), ("serve", serve)):
+        command = commands.add_parser(name)
+        command.set_defaults(func=func)
+        command.add_argument("--state-dir", default=str(ROOT / ".sandbox"),
+                             help="where sandbox.json, logs and repositories live (default: <checkout>/.sandbox)")
+        if name in ("up", "serve"):
+            command.add_argument("--port", type=int, default=8480, help="REST API, git and admin (0: any free port)")
+            command.add_argument("--pages-port", type=int, default=8481, help="the Pages host (0: any free port)")
+        if name == "up":
+            command.add_argument("--timeout", type=float, default=20, help="seconds to wait for it to answer")
+    args = parser.parse_args(argv)
+    return args.func(args)

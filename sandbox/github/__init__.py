@@ -1,0 +1,37 @@
+"""A stateful local stand-in for github.com: git over smart HTTP, the Pages REST API, and a Pages host.
+
+Its job is to fail loudly on whatever the real service would reject, and to behave as GitHub does where the
+collection depends on it. One port serves the REST API (GHES-style under /api/v3), git and the admin API
+(/_sandbox/); a second port serves the built Pages sites.
+
+Modelled:
+- git smart HTTP by git's own `git http-backend`; token auth as GitHub takes it (HTTP Basic, token as password);
+  401 without valid credentials, 403 for a push without scope `repo`/`public_repo`; fetching reachable commits
+  by SHA is allowed.
+- REST: GET /repos/{owner}/{repo}; Pages create/get/update/delete; builds list/request/latest/by id. Token auth
+  (`Bearer` or `token`), scope `repo` for Pages, rate-limit headers, GitHub's error bodies and status codes.
+  Every request and response is checked against GitHub's OpenAPI description (openapi/, see extract_openapi.py):
+  an invalid request gets GitHub's 422, an invalid response becomes a 500; both are recorded in `violations()`.
+- Pages builds: a push that moves the source branch of a branch-built (`legacy`) site, creating Pages, changing
+  its source or cname, or `POST .../pages/builds` queues a build (queued -> building -> built/errored, build_delay
+  seconds per step, one at a time per site). The host serves the tree of the last `built` commit, from the
+  bare repository, like GitHub: index.html for directories, `/a` -> `/a/` or `/a.html`, the site's 404.html,
+  Jekyll's hidden files without `.nojekyll`, custom domains by Host header (the project address redirects there).
+- Faults on demand: http_500, rate_limit_429, secondary_rate_limit, slow (REST), push_race (git).
+
+Not modelled (do not rely on these being checked):
+- HTTPS, certificates and DNS: `https_enforced` is stored only; every URL is plain http on 127.0.0.1.
+- Users, organisations, permissions beyond token scopes, fine-grained tokens, GitHub Apps; every token acts as
+  one user with admin rights on every repository. All repositories are private: anonymous access is refused.
+- Jekyll itself (files are served as they are in the branch), the CNAME file in the branch (the custom domain
+  comes from the API's `cname` only), user/organisation sites (<owner>.github.io), Pages built by Actions
+  workflows (`build_type: workflow` is stored, but nothing builds or serves such a site).
+- Every REST endpoint other than those above (they answer 404 and count as violations), GraphQL, webhooks,
+  branch protection (force pushes are accepted), push size limits, LFS, the dumb HTTP protocol and SSH.
+- Persistence: repositories live on disk, but Pages settings, builds, tokens and logs live in memory only.
+- Stricter than GitHub on purpose: unknown fields in request bodies are rejected (GitHub ignores some), and
+  creating or pointing a legacy site at a branch that does not exist is a 422.
+"""
+from .server import GitHubStandIn
+
+__all__ = ["GitHubStandIn"]

@@ -1,0 +1,79 @@
+"""The stand-in's own control API under /_sandbox/ (JSON, loopback only, no auth) for playbooks and benchmarks.
+
+    GET    /_sandbox/             addresses and pid
+    POST   /_sandbox/repos        {"owner", "repo", "default_branch"?}
+    POST   /_sandbox/tokens       {"token", "scopes": [...]}
+    GET    /_sandbox/faults       pending faults
+    POST   /_sandbox/faults       {"kind", "method"?, "path"?, "times"?, "retry_after"?, "delay"?}
+    DELETE /_sandbox/faults       clear them
+    GET    /_sandbox/requests     the REST log;  DELETE clears it
+    GET    /_sandbox/violations   contract violations recorded so far
+"""
+import json
+import os
+from urllib.parse import urlsplit
+
+LOOPBACK = ("127.0.0.1", "::1")
+FAULT_ARGS = ("kind", "method", "path", "times", "retry_after", "delay")
+
+
+def info(app, data):
+    return 200, {"api_url": app.api_url, "git_base": app.base_url, "pages_base": app.pages_base,
+                 "admin_url": app.admin_url, "pid": os.getpid()}
+
+
+def create_repo(app, data):
+    git_url = app.create_repo(data["owner"], data["repo"], data.get("default_branch", "main"))
+    return 201, {"full_name": "%s/%s" % (data["owner"], data["repo"]), "git_url": git_url,
+                 "pages_url": app.pages_url(data["owner"], data["repo"])}
+
+
+def add_token(app, data):
+    if not isinstance(data["scopes"], list):
+        raise ValueError("scopes must be a list")
+    app.add_token(data["token"], data["scopes"])
+    return 201, {"token": data["token"], "scopes": data["scopes"]}
+
+
+def add_fault(app, data):
+    unknown = set(data) - set(FAULT_ARGS)
+    if unknown:
+        raise ValueError("unknown fault fields: %s" % ", ".join(sorted(unknown)))
+    return 201, app.inject_fault(**data)
+
+
+def clear_faults(app, data):
+    app.clear_faults()
+    return 204, None
+
+
+def reset_log(app, data):
+    app.reset_log()
+    return 204, None
+
+
+ROUTES = {
+    ("GET", ""): info,
+    ("POST", "repos"): create_repo,
+    ("POST", "tokens"): add_token,
+    ("GET", "faults"): lambda app, data: (200, app.faults.pending()),
+    ("POST", "faults"): add_fault,
+    ("DELETE", "faults"): clear_faults,
+    ("GET", "requests"): lambda app, data: (200, app.requests()),
+    ("DELETE", "requests"): reset_log,
+    ("GET", "violations"): lambda app, data: (200, app.violations()),
+}
+
+
+def handle(handler, app):
+    body = handler.read_body()
+    if handler.client_address[0] not in LOOPBACK:
+        return handler.send_json(403, {"message": "the sandbox's admin API answers loopback clients only"})
+    action = ROUTES.get((handler.command, urlsplit(handler.path).path[len("/_sandbox"):].strip("/")))
+    if action is None:
+        return handler.send_json(404, {"message": "no such admin endpoint", "endpoints": __doc__.strip()})
+    try:
+        data = json.loads(body or b"{}")
+        handler.send_json(*action(app, data))
+    except (ValueError, TypeError, KeyError) as exc:
+        handler.send_json(400, {"message": "bad request: %s: %s" % (type(exc).__name__, exc)})

@@ -1,0 +1,283 @@
+"""`GitHubStandIn`: the state (repositories, tokens, Pages, faults, logs) and the two HTTP servers around it."""
+import base64
+import os
+import re
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from typing import Optional
+from urllib.parse import parse_qs, urlsplit
+
+from . import admin, git
+from .faults import GIT_KINDS, Faults
+from .pages import Pages, PagesHost
+from .rest import PREFIX, USER, RestApi
+from .web import Handler, Server
+
+OWNER_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
+NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
+GIT_PATH = re.compile(r"^/(?P<owner>[^/]+)/(?P<name>[^/]+?)\.git(?P<rest>/.*)?$")
+SERVICES = ("git-upload-pack", "git-receive-pack")
+PUSH_SCOPES = {"repo", "public_repo"}
+
+
+@dataclass
+class Repo:
+    owner: str
+    name: str
+    git_dir: str
+    default_branch: str
+    id: int
+    created_at: float
+    pushed_at: float
+    pages: Optional[Pages] = None
+
+    @property
+    def full_name(self):
+        return "%s/%s" % (self.owner, self.name)
+
+
+class GitHubStandIn:
+    def __init__(self, state_dir, host="127.0.0.1", port=0, pages_port=0, tokens=None, build_delay=0.2):
+        self.state_dir = os.path.abspath(state_dir)
+        self.repos_root = os.path.join(self.state_dir, "repos")
+        self.bind_host, self.port, self.pages_port = host, port, pages_port
+        self.build_delay = build_delay
+        self.lock = threading.RLock()
+        self.token = "ghp_" + secrets.token_hex(18)
+        self._tokens = {self.token: ["repo"]}
+        self._tokens.update({token: list(scopes) for token, scopes in (tokens or {}).items()})
+        self._repos = {}
+        self._log, self._violations = [], []
+        self.faults = Faults()
+        self.rest = RestApi(self)
+        self._servers = []
+        self.backend_log = None
+
+    # --- lifecycle -----------------------------------------------------------------------------------------
+
+    def start(self):
+        os.makedirs(self.repos_root, exist_ok=True)
+        self.backend_log = open(os.path.join(self.state_dir, "git-http-backend.log"), "ab")
+        api = Server((self.bind_host, self.port), ApiHost, self)
+        pages = Server((self.bind_host, self.pages_port), PagesHost, self)
+        self.port, self.pages_port = api.server_address[1], pages.server_address[1]
+        self._servers = [api, pages]
+        for server in self._servers:
+            threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
+        return self
+
+    def stop(self):
+        for server in self._servers:
+            server.close_all()
+        self._servers = []
+        if self.backend_log:
+            self.backend_log.close()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    # --- addresses -----------------------------------------------------------------------------------------
+
+    @property
+    def host(self):
+        return "%s:%d" % (self.bind_host, self.port)
+
+    @property
+    def base_url(self):
+        return "http://" + self.host
+
+    @property
+    def api_url(self):
+        return self.base_url + PREFIX
+
+    @property
+    def admin_url(self):
+        return self.base_url + "/_sandbox"
+
+    @property
+    def pages_base(self):
+        return "http://%s:%d/" % (self.bind_host, self.pages_port)
+
+    def git_url(self, owner, repo):
+        return "%s/%s/%s.git" % (self.base_url, owner, repo)
+
+    def pages_url(self, owner, repo):
+        return "%s%s/%s/" % (self.pages_base, owner, repo)
+
+    def site_url(self, repo):
+        """A Page's html_url: the project address, or its custom domain (served by Host header) on our port."""
+        cname = repo.pages.cname if repo.pages else None
+        return "http://%s:%d/" % (cname, self.pages_port) if cname else self.pages_url(repo.owner, repo.name)
+
+    # --- administration ------------------------------------------------------------------------------------
+
+    def create_repo(self, owner, repo, default_branch="main"):
+        """Create an empty repository (idempotent); returns its git URL."""
+        if not OWNER_RE.match(owner) or not NAME_RE.match(repo) or repo.endswith(".git") or repo in (".", ".."):
+            raise ValueError("invalid repository name %r" % ("%s/%s" % (owner, repo)))
+        with self.lock:
+            if self.repo(owner, repo) is None:
+                git_dir = os.path.join(self.repos_root, owner, repo + ".git")
+                git.init_bare(git_dir, default_branch)
+                now = time.time()
+                self._repos[(owner.lower(), repo.lower())] = Repo(owner, repo, git_dir, default_branch,
+                                                                  len(self._repos) + 1, now, now)
+        return self.git_url(owner, repo)
+
+    def add_token(self, token, scopes):
+        with self.lock:
+            self._tokens[token] = list(scopes)
+
+    def inject_fault(self, kind, method=None, path=None, times=1, retry_after=1, delay=0.5):
+        """Make the next `times` matching requests fail; `path` is a regex searched in the request path.
+
+        REST faults match the API path without the /api/v3 prefix (e.g. r"/pages$"); `push_race` matches the git
+        path (e.g. r"^/owner/repo\\.git/").
+        """
+        return self.faults.add(kind, method, path, times, retry_after, delay).as_dict()
+
+    def clear_faults(self):
+        self.faults.clear()
+
+    def requests(self):
+        with self.lock:
+            return [dict(entry) for entry in self._log]
+
+    def reset_log(self):
+        with self.lock:
+            self._log.clear()
+
+    def violations(self):
+        with self.lock:
+            return [dict(entry) for entry in self._violations]
+
+    # --- used by the request handlers ----------------------------------------------------------------------
+
+    def repo(self, owner, name):
+        return self._repos.get((owner.lower(), name.lower()))
+
+    def token_scopes(self, token):
+        return self._tokens.get(token) if token else None
+
+    def log_request(self, method, path, status):
+        with self.lock:
+            self._log.append({"method": method, "path": path, "status": status})
+
+    def record_violation(self, kind, method, path, message, status=None):
+        with self.lock:
+            self._violations.append({"kind": kind, "method": method, "path": path, "status": status,
+                                     "message": message})
+
+    def queue_build(self, repo, commit, pusher):
+        with self.lock:
+            if repo.pages and commit:
+                repo.pages.queue(repo.git_dir, commit, pusher, self.build_delay)
+
+    def pushed(self, repo, before, after, pusher):
+        """Refs moved: record the push, and build the Pages site when its source branch moved (as GitHub does)."""
+        changed = {ref: sha for ref, sha in after.items() if before.get(ref) != sha}
+        with self.lock:
+            if changed or before.keys() != after.keys():
+                repo.pushed_at = time.time()
+            pages = repo.pages
+            if pages and pages.build_type == "legacy":
+                self.queue_build(repo, changed.get("refs/heads/%s" % pages.branch), pusher)
+
+    def site_by_name(self, owner, name):
+        repo = self.repo(owner, name)
+        return repo if repo and repo.pages else None
+
+    def site_by_cname(self, host):
+        with self.lock:
+            for repo in self._repos.values():
+                if repo.pages and repo.pages.cname == host:
+                    return repo
+        return None
+
+
+def hold_last(chunks, callback):
+    """Yield chunks, but run callback before the last one: the client learns its push succeeded only after the
+    stand-in has reacted to it (queued the Pages build), so a client that asks right away sees the build."""
+    held = None
+    for chunk in chunks:
+        if held is not None:
+            yield held
+        held = chunk
+    callback()
+    if held is not None:
+        yield held
+
+
+class ApiHost(Handler):
+    """api + git + admin on one port, as github.com serves git and (with GHES's /api/v3) the API on one host."""
+
+    def dispatch(self):
+        path = urlsplit(self.path).path
+        if path == PREFIX or path.startswith(PREFIX + "/"):
+            return self.app.rest.handle(self)
+        if path == "/_sandbox" or path.startswith("/_sandbox/"):
+            return admin.handle(self, self.app)
+        found = GIT_PATH.match(path)
+        if found:
+            return self.git(self.app, found["owner"], found["name"], found["rest"] or "")
+        self.send_json(404, {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"})
+
+    def git(self, app, owner, name, rest):
+        """Smart HTTP: GET info/refs?service=..., POST git-upload-pack (fetch) or git-receive-pack (push)."""
+        query = parse_qs(urlsplit(self.path).query)
+        service = query.get("service", [""])[0] if rest == "/info/refs" else rest.lstrip("/")
+        allowed = (self.command == "GET" and rest == "/info/refs") or (self.command == "POST" and rest == "/" + service)
+        if not allowed or service not in SERVICES:
+            return self.git_error(404, "Not found: the sandbox speaks git's smart HTTP protocol only.")
+        login, scopes = self.credentials(app)
+        if scopes is None:
+            return self.git_error(401, "Invalid username or token. Password authentication is not supported for "
+                                       "Git operations.", [("WWW-Authenticate", 'Basic realm="GitHub"')])
+        repo = app.repo(owner, name)
+        if repo is None:
+            return self.git_error(404, "Repository not found.")
+        if service == "git-upload-pack":
+            return self.run_backend(app, repo, rest, login)
+        if not PUSH_SCOPES & set(scopes):
+            return self.git_error(403, "Permission to %s.git denied to %s." % (repo.full_name, login))
+        if self.command == "GET":
+            # The ref advertisement that starts a push: a push_race fault moves the branches right before it.
+            if app.faults.take("GET", urlsplit(self.path).path, GIT_KINDS):
+                before = git.heads(repo.git_dir)
+                git.race_commit(repo.git_dir)
+                app.pushed(repo, before, git.heads(repo.git_dir), USER)
+            return self.run_backend(app, repo, rest, login)
+        before = git.heads(repo.git_dir)
+        self.run_backend(app, repo, rest, login, lambda: app.pushed(repo, before, git.heads(repo.git_dir), login))
+
+    def run_backend(self, app, repo, rest, login, when_done=None):
+        backend = git.HttpBackend(app.repos_root, "/%s.git%s" % (repo.full_name, rest), self, login, app.backend_log)
+        try:
+            status, headers = backend.response()
+            body = backend.body()
+            self.send_stream(status, headers, hold_last(body, when_done) if when_done else body)
+        finally:
+            backend.close()
+
+    def credentials(self, app):
+        """(login, scopes) from HTTP Basic auth: the token is the password (any username), or the username alone."""
+        scheme, _, value = self.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "basic":
+            return None, None
+        try:
+            user, _, password = base64.b64decode(value.strip()).decode().partition(":")
+        except (ValueError, UnicodeDecodeError):
+            return None, None
+        token = user if password in ("", "x-oauth-basic") else password
+        scopes = app.token_scopes(token)
+        return (USER, scopes) if scopes is not None else (None, None)
+
+    def git_error(self, status, message, headers=()):
+        for _ in self.body_chunks():
+            pass  # read what the client sent, so that it sees our answer rather than a reset connection
+        self.send(status, message.encode() + b"\n", headers=headers)
