@@ -1,0 +1,804 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: textbook.deploy maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+DOCUMENTATION = r"""
+module: pages_publish
+short_description: Publish a directory as one commit on a branch of a git remote (GitHub Pages)
+version_added: 0.1.0
+description:
+  - Publishes the files of O(src) as exactly one new commit on O(branch) of the remote O(repo), without checking
+    the branch out, the way C(ghp-import) or C(docusaurus deploy) do, but incrementally.
+  - Keeps a persistent bare cache repository per remote and branch under O(cache_dir), holding the objects and an
+    index file whose stat data lets a republish hash only the files that changed.
+  - Fetches only the head of O(branch) (C(--depth=1)). When the tree to publish equals the tree of that head,
+    nothing is committed or pushed and the task reports no change.
+  - Before committing, the files that differ from the published tree are checked for O(forbidden_values) and,
+    with O(secret_scan=true), for known secret formats; a finding fails the task naming the file, the kind of secret
+    and the line, never the secret.
+  - When the branch moved while publishing (another push), fetches the new head, commits the same tree on top of
+    it and pushes again, up to O(push_retries) times; it never force-pushes unless O(keep_history=false).
+  - With O(rollback_to), republishes the tree of an earlier commit as a new commit on top of the branch.
+author:
+  - textbook.deploy maintainers (!UNKNOWN)
+options:
+  src:
+    description:
+      - The directory to publish, for example a Docusaurus C(build) folder. Its content becomes the root of the
+        branch; nothing is written into it.
+      - Files ignored by a C(.gitignore) inside it are published too; C(.gitattributes) do not convert anything;
+        C(.git) directories (also of nested repositories) are never published, the files around them are.
+      - Symbolic links are published as links.
+      - Required unless O(rollback_to) is given; mutually exclusive with it.
+    type: path
+  repo:
+    description:
+      - The remote to publish to, for example V(https://github.com/octo-org/textbook.git).
+      - C(https://) and C(http://) URLs use O(token); C(file://) URLs and absolute paths name a local (bare)
+        repository; C(ssh://) and C(user@host:path) use your SSH setup.
+      - Must not contain a password; pass the token in O(token).
+    type: str
+    required: true
+  branch:
+    description:
+      - The branch to publish to; created when it does not exist yet. Validated with C(git check-ref-format --branch).
+    type: str
+    default: gh-pages
+  token:
+    description:
+      - Token for C(https://) and C(http://) remotes, sent as HTTP Basic C(x-access-token:<token>) in an
+        C(http.<url>.extraHeader) passed to git through its environment (never on a command line or in a URL).
+      - Needs write access to the repository contents (classic token scope C(repo) or C(public_repo);
+        fine-grained token permission Contents (write)).
+      - When not set, the environment variable E(GITHUB_TOKEN), then E(GH_TOKEN), is used.
+    type: str
+  cname:
+    description:
+      - Custom domain written as a C(CNAME) file at the root of the published tree, a bare host name such as
+        V(docs.example.com). Replaces a C(CNAME) file of O(src).
+    type: str
+  nojekyll:
+    description:
+      - Add an empty C(.nojekyll) file so GitHub Pages serves the files as they are (folders starting with C(_)
+        included) instead of running Jekyll.
+    type: bool
+    default: true
+  extra_files:
+    description:
+      - Small files added to the published tree, as a mapping of relative path to content, for example
+        C(build-info.json). Lists and mappings are written as JSON. Replace files of the same path in O(src).
+    type: dict
+    default: {}
+  message:
+    description:
+      - The commit message.
+    type: str
+    default: Publish site
+  author_name:
+    description:
+      - Author and committer name of the commit.
+    type: str
+    default: textbook.deploy
+  author_email:
+    description:
+      - Author and committer e-mail of the commit.
+    type: str
+    default: textbook-deploy@users.noreply.github.com
+  keep_history:
+    description:
+      - V(true) makes the branch head the parent of the new commit; the push is never forced.
+      - V(false) publishes an orphan commit (the branch then has one commit), pushed with
+        C(--force-with-lease=<branch>:<the head this run saw>), so a push made in between is never lost silently.
+    type: bool
+    default: true
+  forbidden_values:
+    description:
+      - Values that must never be published, such as backend API keys or database passwords. When one of them
+        appears (as is or JSON-escaped) in a file that is about to be published, the task fails naming the file,
+        never the value.
+      - Empty values are ignored.
+    type: list
+    elements: str
+    default: []
+  secret_scan:
+    description:
+      - Also refuse to publish files containing a known secret format, GitHub tokens (C(ghp_), C(gho_), C(ghs_),
+        C(ghu_), C(ghr_), C(github_pat_)), AWS access key ids (C(AKIA...)), PEM private keys, Slack tokens (C(xox?-))
+        and C(postgres://) / C(postgresql://) URIs with a password (Neon and others).
+      - Obvious placeholders (C(ghp_XXXX...), C(AKIAIOSFODNN7EXAMPLE), C(postgres://user:password@host)) are not
+        findings. Binary files larger than 4 MiB are only checked for O(forbidden_values).
+      - Only files that differ from the published tree are scanned.
+    type: bool
+    default: true
+  rollback_to:
+    description:
+      - A full commit sha (40 hex digits) of the branch history, typically the RV(previous_commit) of an earlier
+        run. Its tree is published again as a new commit on top of the branch (so the history keeps both).
+      - The commit is fetched by its sha when the cache does not have it.
+      - O(cname), O(nojekyll) and O(extra_files) do not apply, the tree is republished as it was.
+    type: str
+  cache_dir:
+    description:
+      - Where the persistent cache repositories live, one per O(repo) and O(branch) (named by the SHA-256 of both).
+        Deleting it is safe; the next run rebuilds it (and hashes every file once).
+    type: path
+    default: ~/.cache/textbook.deploy/pages
+  push_retries:
+    description:
+      - How many times to fetch, recommit on top and push again when the push is rejected because the branch moved.
+    type: int
+    default: 3
+attributes:
+  check_mode:
+    support: full
+    description:
+      - Fetches the branch head, computes the tree and the changes and runs the secret scan, but creates no commit
+        and pushes nothing. The blobs of O(src) are written to the local cache (not to the remote).
+  diff_mode:
+    support: full
+    description: Lists the files added (C(A)), removed (C(D)) and modified (C(M)), at most 200 names and the counts.
+  idempotent:
+    support: full
+    description: A second run with the same O(src) content finds the tree already published and pushes nothing.
+notes:
+  - Requires git 2.29 or later on the host that runs the module.
+  - Runs that publish to the same O(repo) and O(branch) with the same O(cache_dir) take turns (a lock file).
+  - The cache repository is shallow and is never garbage-collected; it holds the published trees only.
+seealso:
+  - name: ghp-import
+    description: The tool this module replaces; it rewrites every file on every run.
+    link: https://github.com/c-w/ghp-import
+"""
+
+EXAMPLES = r"""
+- name: Publish the Docusaurus build to gh-pages
+  textbook.deploy.pages_publish:
+    src: "{{ playbook_dir }}/site/build"
+    repo: https://github.com/octo-org/textbook.git
+    token: "{{ github_token }}"
+    cname: docs.example.com
+    extra_files:
+      build-info.json: "{{ {'version': app_version, 'commit': source_commit} | to_nice_json }}"
+    forbidden_values:
+      - "{{ backend_api_key }}"
+      - "{{ neon_password }}"
+    message: "Publish textbook {{ app_version }}"
+  register: published
+
+- name: Roll back to what was published before
+  textbook.deploy.pages_publish:
+    repo: https://github.com/octo-org/textbook.git
+    token: "{{ github_token }}"
+    rollback_to: "{{ published.previous_commit }}"
+    message: "Roll back to {{ published.previous_commit[:12] }}"
+  when: published.previous_commit
+
+- name: Replace the branch by a single commit each time (force with lease)
+  textbook.deploy.pages_publish:
+    src: build
+    repo: /srv/git/site.git
+    branch: main
+    keep_history: false
+"""
+
+RETURN = r"""
+commit:
+  description: The commit the branch points to after the run (the new commit, or the unchanged head). Not set in
+    check mode when a commit would be created.
+  returned: success
+  type: str
+  sample: 3b18e512dba79e4c8300dd08aeb37f8e728b8dad
+tree:
+  description: The tree published (or that would be published).
+  returned: success
+  type: str
+  sample: 9bd4aa8b2e7c26ed5dbc6bcd1b0c0a0a2fb7f1a1
+previous_commit:
+  description: The head of the branch before this run; null when the branch did not exist.
+  returned: success
+  type: str
+  sample: 0e5b7f5a40e6a1b1a2f6c2b4cbd6e3a0f1b9d2c4
+branch:
+  description: The branch published to.
+  returned: always
+  type: str
+  sample: gh-pages
+files_added:
+  description: Number of files added compared to the previous head.
+  returned: success
+  type: int
+  sample: 2
+files_removed:
+  description: Number of files removed.
+  returned: success
+  type: int
+  sample: 0
+files_modified:
+  description: Number of files whose content or mode changed.
+  returned: success
+  type: int
+  sample: 1
+files_changed:
+  description: Sum of RV(files_added), RV(files_removed) and RV(files_modified).
+  returned: success
+  type: int
+  sample: 3
+bytes_changed:
+  description: Total size in bytes of the added and modified files.
+  returned: success
+  type: int
+  sample: 48213
+pushed:
+  description: Whether a commit was pushed.
+  returned: success
+  type: bool
+  sample: true
+push_attempts:
+  description: Number of pushes made (more than 1 when the branch moved in between).
+  returned: success
+  type: int
+  sample: 1
+scan_skipped:
+  description: Large binary files (at most 50 listed) only checked for O(forbidden_values), not for secret formats.
+  returned: success
+  type: list
+  elements: str
+  sample: [assets/video/intro.mp4]
+findings:
+  description: Secrets found (file, kind, line; never the secret), at most 50. Returned when the task fails because
+    of them.
+  returned: failure
+  type: list
+  elements: dict
+  sample: [{"path": "assets/js/main.js", "kind": "forbidden value #1", "line": 3}]
+cache:
+  description: The cache repository used.
+  returned: success
+  type: str
+  sample: /home/deploy/.cache/textbook.deploy/pages/5d41402abc4b2a76b9719d911017c592f0e0a7f4d3c2b1a0e9f8d7c6b5a4f3e2
+"""
+
+import fcntl
+import hashlib
+import json
+import os
+import posixpath
+import re
+import shutil
+import stat
+import tempfile
+
+from ansible.module_utils.basic import AnsibleModule, env_fallback
+
+from ansible_collections.textbook.deploy.plugins.module_utils.git import (
+    EMPTY_TREE,
+    SHA_RE,
+    CatFileBatch,
+    Git,
+    GitError,
+    clean_process_environment,
+    validate_remote,
+)
+from ansible_collections.textbook.deploy.plugins.module_utils.secret_scan import Scanner, describe
+
+LOCAL_REF = "refs/textbook/remote"
+ROLLBACK_REF = "refs/textbook/rollback"
+DIFF_LIMIT = 200
+LIST_LIMIT = 50
+HOSTNAME_RE = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+# The cache repository's own configuration: no hooks, no ignore rules, no content conversion, no auto gc.
+CACHE_CONFIG = """
+[core]
+\tcompression = 1
+\tlooseCompression = 1
+\texcludesFile = /dev/null
+\tattributesFile = /dev/null
+\thooksPath = /dev/null
+\tautocrlf = false
+\tsafecrlf = false
+\tsymlinks = true
+\tignoreCase = false
+\tfileMode = true
+\tfsmonitor = false
+\tuntrackedCache = false
+\tsplitIndex = false
+\tsparseCheckout = false
+\tpreloadIndex = true
+[gc]
+\tauto = 0
+[maintenance]
+\tauto = false
+[advice]
+\taddEmbeddedRepo = false
+\taddIgnoredFile = false
+[push]
+\tgpgSign = false
+\trecurseSubmodules = no
+[fetch]
+\twriteCommitGraph = false
+\trecurseSubmodules = false
+\tshowForcedUpdates = false
+[index]
+\tversion = 4
+"""
+# Worktree .gitattributes must not convert line endings, run filters (LFS ...) or expand keywords.
+CACHE_ATTRIBUTES = "* -text -eol -filter -ident -working-tree-encoding\n"
+GITLINK = "160000"
+
+
+class PublishError(Exception):
+    def __init__(self, msg, **result):
+        super(PublishError, self).__init__(msg)
+        self.msg = msg
+        self.result = result
+
+
+class Publisher(object):
+    def __init__(self, module):
+        self.module = module
+        params = module.params
+        self.params = params
+        self.repo = params["repo"]
+        self.branch = params["branch"]
+        self.ref = "refs/heads/%s" % self.branch
+        self.token = params["token"] or None
+        self.src = os.path.abspath(params["src"]) if params["src"] else None
+        key = hashlib.sha256(("%s\n%s" % (self.repo.rstrip("/"), self.branch)).encode("utf-8")).hexdigest()
+        self.cache = os.path.join(params["cache_dir"], key)
+        self.index = os.path.join(self.cache, "textbook-index")
+        self.git = Git(module, self.cache, token=self.token, remote=self.repo)
+        self.head = None
+
+    # --- validation (before anything touches the remote) --------------------------------------------------
+
+    def validate(self):
+        params = self.params
+        problem = validate_remote(self.repo)
+        if problem:
+            shown = "" if "password" in problem else " %r" % self.repo
+            raise PublishError("repo%s is not a git remote URL: %s. Use for example "
+                               "https://github.com/OWNER/REPO.git, file:///path/to/repo.git or an absolute path."
+                               % (shown, problem))
+        if self.repo.startswith("/") and not os.path.isdir(self.repo):
+            raise PublishError("repo %r does not exist: an absolute path must name an existing (bare) git repository"
+                               % self.repo)
+        self.validate_branch()
+        if params["cname"] is not None:
+            cname = params["cname"].strip().lower().rstrip(".")
+            if not HOSTNAME_RE.match(cname):
+                raise PublishError("cname %r is not a host name: give a bare domain such as docs.example.com "
+                                   "(no scheme, path, port or spaces)" % params["cname"])
+            self.cname = cname
+        else:
+            self.cname = None
+        self.extras = self.extra_entries()
+        if params["rollback_to"] is not None:
+            sha = params["rollback_to"].strip().lower()
+            if not SHA_RE.match(sha):
+                raise PublishError("rollback_to %r is not a commit sha: give the full 40-character sha, for example the "
+                                   "previous_commit returned by an earlier run" % params["rollback_to"])
+            self.rollback = sha
+        else:
+            self.rollback = None
+            self.validate_src()
+        if params["push_retries"] < 0:
+            raise PublishError("push_retries must be 0 or more")
+        if not params["message"].strip():
+            raise PublishError("message must not be empty")
+        for name in ("author_name", "author_email"):
+            if not params[name].strip() or any(ch in params[name] for ch in "<>\n"):
+                raise PublishError("%s %r is not usable in a commit: it must be non-empty and without <, > or newlines"
+                                   % (name, params[name]))
+
+    def validate_branch(self):
+        branch = self.branch
+        problem = not branch or branch.startswith("-") or "@{" in branch
+        for args in (["check-ref-format", "--branch", branch], ["check-ref-format", "refs/heads/%s" % branch]):
+            if problem:
+                break
+            rc, dummy, dummy2 = self.module.run_command([self.git.git] + args, cwd="/", expand_user_and_vars=False,
+                                                        environ_update={"GIT_DIR": "/nonexistent", "LC_ALL": "C"})
+            problem = rc != 0
+        if problem:
+            raise PublishError("branch %r is not a valid branch name (git check-ref-format --branch rejects it): use "
+                               "letters, digits, '-', '_', '.' and '/', for example gh-pages" % branch)
+
+    def validate_src(self):
+        src = self.src
+        if not os.path.isdir(src):
+            what = "is not a directory" if os.path.exists(src) else "does not exist"
+            raise PublishError("src %r %s: point src at the built site (for example the build/ folder of "
+                               "`npm run build`)" % (src, what))
+        try:
+            entries = [entry for entry in os.listdir(src) if entry != ".git"]
+        except OSError as exc:
+            raise PublishError("src %r cannot be read: %s" % (src, exc))
+        if not entries:
+            raise PublishError("src %r is empty: build the site first; refusing to publish an empty branch" % src)
+
+    def extra_entries(self):
+        """[(path, mode, bytes)] for CNAME, .nojekyll and extra_files."""
+        entries = {}
+        if self.params["rollback_to"] is None:
+            if self.params["nojekyll"]:
+                entries[".nojekyll"] = b""
+            if self.cname:
+                entries["CNAME"] = (self.cname + "\n").encode("utf-8")
+            for path, content in (self.params["extra_files"] or {}).items():
+                clean = posixpath.normpath(str(path).strip())
+                parts = clean.split("/")
+                if (not str(path).strip() or clean.startswith("/") or clean in (".", "") or ".." in parts
+                        or any(part.lower() == ".git" for part in parts) or "\0" in clean or "\n" in clean):
+                    raise PublishError("extra_files path %r is not a relative file path inside the site (no leading /, "
+                                       "no .., no .git)" % path)
+                if isinstance(content, (dict, list)):
+                    data = json.dumps(content, indent=2, sort_keys=True) + "\n"
+                elif content is None:
+                    data = ""
+                else:
+                    data = content if isinstance(content, str) else str(content)
+                entries[clean] = data.encode("utf-8") if isinstance(data, str) else data
+        return sorted(entries.items())
+
+    # --- the cache repository -----------------------------------------------------------------------------
+
+    def open_cache(self):
+        parent = self.params["cache_dir"]
+        try:
+            os.makedirs(parent, mode=0o700, exist_ok=True)
+        except OSError as exc:
+            raise PublishError("cache_dir %r cannot be created: %s" % (parent, exc))
+        self.lock = open(self.cache + ".lock", "a")
+        fcntl.flock(self.lock.fileno(), fcntl.LOCK_EX)
+        if not all(os.path.exists(os.path.join(self.cache, name)) for name in ("HEAD", "config", "objects", "refs")):
+            self.init_cache()
+        stale = self.index + ".lock"
+        if os.path.exists(stale):  # we hold the lock: an index.lock is left over from a killed run
+            os.unlink(stale)
+
+    def init_cache(self):
+        shutil.rmtree(self.cache, ignore_errors=True)
+        tmp = tempfile.mkdtemp(prefix=".init-", dir=self.params["cache_dir"])
+        try:
+            self.git.run(["init", "--quiet", "--bare", tmp], env={"GIT_DIR": tmp})
+            with open(os.path.join(tmp, "config"), "a") as handle:
+                handle.write(CACHE_CONFIG)
+            os.makedirs(os.path.join(tmp, "info"), exist_ok=True)
+            with open(os.path.join(tmp, "info", "attributes"), "w") as handle:
+                handle.write(CACHE_ATTRIBUTES)
+            with open(os.path.join(tmp, "info", "exclude"), "w") as handle:
+                handle.write("")
+            shutil.rmtree(os.path.join(tmp, "hooks"), ignore_errors=True)
+            os.rename(tmp, self.cache)
+        except Exception:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+    # --- remote -------------------------------------------------------------------------------------------
+
+    def remote_error(self, err, doing):
+        kind = err.kind
+        if kind == "auth":
+            return PublishError("%s repo %s failed: authentication was refused. Check the token option (or the "
+                                "GITHUB_TOKEN / GH_TOKEN environment variable): it is missing, invalid or expired. "
+                                "git said: %s" % (doing, self.repo, err.message))
+        if kind == "forbidden":
+            return PublishError("%s repo %s failed: the token is not allowed to do this. The token needs write access "
+                                "to the repository contents (scope repo, or Contents: write). git said: %s"
+                                % (doing, self.repo, err.message))
+        if kind == "not_found":
+            return PublishError("%s repo %s failed: the repository does not exist%s. Check the repo option. git said: %s"
+                                % (doing, self.repo, " or the token cannot see it" if self.token else "", err.message))
+        return PublishError("%s repo %s failed: %s" % (doing, self.repo, err.message))
+
+    def read_head(self):
+        """The remote head (fetched into the cache when it is not there yet), or None for a missing branch."""
+        try:
+            head = self.git.ls_remote(self.repo, self.ref)
+        except GitError as exc:
+            raise self.remote_error(exc, "Reading")
+        if head is None:
+            self.git.run(["update-ref", "-d", LOCAL_REF], check=False)
+            return None
+        if not self.git.has_object(head, "commit"):
+            try:
+                self.git.fetch(self.repo, ["+%s:%s" % (self.ref, LOCAL_REF)], depth=1)
+            except GitError as exc:
+                raise self.remote_error(exc, "Fetching branch %s of" % self.branch)
+            fetched = self.git.rev_parse(LOCAL_REF)
+            return fetched or head
+        self.git.run(["update-ref", LOCAL_REF, head])
+        return head
+
+    def tree_of(self, commit):
+        return self.git.out(["rev-parse", "--verify", "%s^{tree}" % commit]) if commit else None
+
+    # --- the tree to publish ------------------------------------------------------------------------------
+
+    def build_tree(self):
+        if self.rollback:
+            return self.rollback_tree()
+        add_env = {"GIT_WORK_TREE": self.src, "GIT_INDEX_FILE": self.index}
+        # First publish of a new cache: stream the blobs into one pack (one file) rather than thousands of loose
+        # objects; later runs write the few changed blobs as loose objects and skip existing ones without deflating.
+        bulk = [] if os.path.exists(self.index) or self.head else ["-c", "core.bigFileThreshold=1"]
+        for attempt in (1, 2):
+            rc, dummy, err = self.git.run(bulk + ["add", "--all", "--force", "--", "."], env=add_env, cwd=self.src,
+                                          check=False)
+            if rc == 0:
+                break
+            if attempt == 1 and "index" in err.lower() and any(word in err.lower() for word in (
+                    "corrupt", "signature", "smaller than expected", "bad index", "unknown index entry")):
+                os.unlink(self.index)
+                continue
+            raise PublishError("Reading src %s failed: %s" % (self.src, err.strip()))
+        return self.index_tree(bulk=bool(bulk))
+
+    def index_tree(self, bulk=False):
+        """The tree of the cache index plus CNAME/.nojekyll/extra_files (never written into src)."""
+        index_env = {"GIT_INDEX_FILE": self.index}
+        empty = PublishError("src %r has no files (only empty directories): build the site first; refusing to publish "
+                             "an empty branch" % self.src)
+        extra_shas = self.hash_contents([content for dummy, content in self.extras]) if self.extras else []
+        if bulk:
+            # every tree is new too: build them in one pack instead of one loose file per directory
+            listed = self.git.index_entries(env=index_env)
+            links = [path for mode, dummy, path in listed if mode == GITLINK]
+            if links:
+                self.expand_gitlinks(links)
+                listed = self.git.index_entries(env=index_env)
+            entries = dict((path, (mode, sha)) for mode, sha, path in listed)
+            if not entries:
+                raise empty
+            for (path, dummy), sha in zip(self.extras, extra_shas):
+                entries[path] = ("100644", sha)
+            return self.git.tree_from_entries([(mode, sha, path) for path, (mode, sha) in sorted(entries.items())])
+        if self.git.out(["write-tree"], env=index_env) == EMPTY_TREE:
+            raise empty
+        if self.extras:
+            records = "".join("100644 %s\t%s\0" % (sha, path) for (path, dummy), sha in zip(self.extras, extra_shas))
+            rc, dummy, err = self.git.run(["update-index", "--add", "-z", "--index-info"], data=records.encode("utf-8"),
+                                          env=index_env, check=False)
+            if rc != 0:
+                raise PublishError("extra_files/cname/nojekyll could not be added (a path may clash with a directory "
+                                   "of src): %s" % err.strip())
+        return self.git.out(["write-tree"], env=index_env)
+
+    def hash_contents(self, contents):
+        """Write blobs for byte strings; returns their shas (one git process)."""
+        tmp = tempfile.mkdtemp(prefix=".extra-", dir=self.cache)
+        try:
+            paths = []
+            for number, content in enumerate(contents):
+                path = os.path.join(tmp, str(number))
+                with open(path, "wb") as handle:
+                    handle.write(content)
+                paths.append(path)
+            out = self.git.out(["hash-object", "-w", "--no-filters", "--stdin-paths"],
+                               data=("\n".join(paths) + "\n").encode("utf-8"))
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return out.split()
+
+    def expand_gitlinks(self, paths):
+        """Replace nested repositories (added by git as gitlinks) by their files, .git excluded."""
+        records, files = [], []
+        for rel in paths:
+            records.append("0 %s\t%s\0" % ("0" * 40, rel))
+            base = os.path.join(self.src, rel)
+            for root, dirs, names in os.walk(base):
+                dirs[:] = sorted(d for d in dirs if d != ".git" and not os.path.islink(os.path.join(root, d)))
+                for name in sorted(names):
+                    if name == ".git":
+                        continue
+                    full = os.path.join(root, name)
+                    files.append((os.path.relpath(full, self.src).replace(os.sep, "/"), full))
+        blobs = []
+        for rel, full in files:
+            info = os.lstat(full)
+            if stat.S_ISLNK(info.st_mode):
+                blobs.append((rel, "120000", os.readlink(full).encode("utf-8", "surrogateescape")))
+            elif stat.S_ISREG(info.st_mode):
+                with open(full, "rb") as handle:
+                    blobs.append((rel, "100755" if info.st_mode & 0o111 else "100644", handle.read()))
+        shas = self.hash_contents([content for dummy, dummy2, content in blobs]) if blobs else []
+        records += ["%s %s\t%s\0" % (mode, sha, rel) for (rel, mode, dummy), sha in zip(blobs, shas)]
+        self.git.run(["update-index", "--add", "--remove", "-z", "--index-info"],
+                     data="".join(records).encode("utf-8", "surrogateescape"), env={"GIT_INDEX_FILE": self.index})
+
+    def rollback_tree(self):
+        sha = self.rollback
+        if not self.git.has_object(sha, "commit"):
+            rc, dummy, err = self.git.run(["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--depth=1", "--",
+                                           self.repo, "%s:%s" % (sha, ROLLBACK_REF)], check=False)
+            if rc != 0 or not self.git.has_object(sha, "commit"):
+                raise PublishError("rollback_to %s cannot be fetched from repo %s: it is not a commit there (or the "
+                                   "server does not allow fetching by sha). git said: %s" % (sha, self.repo, err.strip()))
+        return self.tree_of(sha)
+
+    # --- changes and the secret scan ----------------------------------------------------------------------
+
+    def diff(self, old_tree, new_tree):
+        """[(status, old_mode, new_mode, new_sha, path)] of every file that differs."""
+        rc, out, err = self.git.run(["diff-tree", "-r", "-z", "--no-renames", "--no-commit-id", old_tree or EMPTY_TREE,
+                                     new_tree], binary=True)
+        fields = out.split(b"\0")
+        changes = []
+        index = 0
+        while index + 1 < len(fields):
+            meta = fields[index].decode("ascii")
+            if not meta.startswith(":"):
+                index += 1
+                continue
+            old_mode, new_mode, dummy, new_sha, status = meta[1:].split(" ")
+            path = fields[index + 1].decode("utf-8", "surrogateescape")
+            changes.append((status[0], old_mode, new_mode, new_sha, path))
+            index += 2
+        return changes
+
+    def scan(self, changes):
+        """(bytes_changed, scan_skipped) of the new blobs; fails with findings when a secret is found."""
+        wanted = {}
+        for status, dummy, new_mode, sha, path in changes:
+            if status != "D" and new_mode != GITLINK:
+                wanted.setdefault(sha, []).append(path)
+        if not wanted:
+            return 0, []
+        params = self.params
+        scanner = Scanner(params["forbidden_values"], patterns=params["secret_scan"])
+        total, findings = 0, []
+        shas = sorted(wanted, key=lambda sha: wanted[sha][0])
+        if scanner.active:
+            with CatFileBatch(self.git, shas) as batch:
+                for sha, dummy, size, read in batch.objects():
+                    total += size * len(wanted[sha])
+                    found = scanner.scan_stream(wanted[sha][0], read, size)
+                    for finding in found:
+                        findings.append(finding)
+                        for other in wanted[sha][1:]:
+                            findings.append(type(finding)(other, finding.kind, finding.line))
+        else:
+            with CatFileBatch(self.git, shas, check_only=True) as batch:
+                for sha, dummy, size, dummy2 in batch.objects():
+                    total += size * len(wanted[sha])
+        if findings:
+            findings.sort(key=lambda item: (item.path, item.line))
+            raise PublishError(
+                "Refusing to publish: %d file(s) contain a forbidden value or a secret: %s. Remove them from the site "
+                "(the value itself is not shown)%s." % (
+                    len(set(item.path for item in findings)), describe(findings),
+                    "; if a secret pattern is a false positive, set secret_scan=false" if any(
+                        not item.kind.startswith("forbidden value") for item in findings) else ""),
+                findings=[item.as_dict() for item in findings[:LIST_LIMIT]])
+        skipped = list(scanner.skipped)
+        return total, skipped
+
+    # --- commit and push ----------------------------------------------------------------------------------
+
+    def commit(self, tree, parent):
+        params = self.params
+        env = {"GIT_AUTHOR_NAME": params["author_name"], "GIT_AUTHOR_EMAIL": params["author_email"],
+               "GIT_COMMITTER_NAME": params["author_name"], "GIT_COMMITTER_EMAIL": params["author_email"]}
+        args = ["commit-tree", tree]
+        if parent and params["keep_history"]:
+            args += ["-p", parent]
+        message = params["message"]
+        if not message.endswith("\n"):
+            message += "\n"
+        return self.git.out(args, data=message.encode("utf-8"), env=env)
+
+    def publish(self, tree):
+        """Commit ``tree`` on the head and push; on a race fetch, recommit on top, push again. (commit, attempts)."""
+        attempts = 0
+        head = self.head
+        while True:
+            commit = self.commit(tree, head)
+            lease = None if self.params["keep_history"] else (head or "")
+            attempts += 1
+            result = self.git.push(self.repo, commit, self.ref, lease=lease)
+            if result.ok:
+                self.git.run(["update-ref", LOCAL_REF, commit])
+                return commit, attempts, True
+            if result.kind in ("auth", "forbidden", "not_found"):
+                raise self.remote_error(GitError(result.message, kind=result.kind), "Pushing to")
+            if not result.race:
+                raise PublishError("Pushing to repo %s was rejected: %s%s" % (
+                    self.repo, result.status or "push failed", (" -- git said: %s" % result.message)
+                    if result.message else ""), push_attempts=attempts)
+            if attempts > self.params["push_retries"]:
+                raise PublishError("Pushing to repo %s failed %d times because branch %s kept moving (%s); nothing "
+                                   "was forced. Try again later or raise push_retries."
+                                   % (self.repo, attempts, self.branch, result.reason or result.status),
+                                   push_attempts=attempts)
+            head = self.read_head()
+            if head and self.tree_of(head) == tree:
+                return head, attempts, False  # someone published this very tree meanwhile
+
+    def run(self):
+        module = self.module
+        self.validate()
+        self.open_cache()
+        self.head = self.read_head()
+        tree = self.build_tree()
+        old_tree = self.tree_of(self.head)
+        result = dict(changed=False, tree=tree, previous_commit=self.head, branch=self.branch, commit=self.head,
+                      files_added=0, files_removed=0, files_modified=0, files_changed=0, bytes_changed=0,
+                      pushed=False, push_attempts=0, scan_skipped=[], cache=self.cache)
+        if tree != old_tree:
+            changes = self.diff(old_tree, tree)
+            links = [path for dummy, dummy2, new_mode, dummy3, path in changes if new_mode == GITLINK]
+            if links and not self.rollback:
+                self.expand_gitlinks(links)
+                tree = self.index_tree()
+                result["tree"] = tree
+                changes = self.diff(old_tree, tree) if tree != old_tree else []
+        if tree == old_tree:
+            if module._diff:
+                result["diff"] = {"prepared": "No changes: branch %s already has tree %s.\n" % (self.branch, tree)}
+            return result
+        counts = {"A": 0, "D": 0, "M": 0}
+        for change in changes:
+            counts["A" if change[0] == "A" else "D" if change[0] == "D" else "M"] += 1
+        result.update(changed=True, files_added=counts["A"], files_removed=counts["D"], files_modified=counts["M"],
+                      files_changed=len(changes))
+        if module._diff:
+            result["diff"] = {"prepared": self.prepared_diff(changes, counts)}
+        result["bytes_changed"], skipped = self.scan(changes)
+        result["scan_skipped"] = skipped[:LIST_LIMIT]
+        if module.check_mode:
+            result["commit"] = None
+            return result
+        commit, attempts, pushed = self.publish(tree)
+        result.update(commit=commit, push_attempts=attempts, pushed=pushed, changed=pushed)
+        return result
+
+    def prepared_diff(self, changes, counts):
+        lines = ["%s branch %s of %s: %d added, %d removed, %d modified" % (
+            "Would publish to" if self.module.check_mode else "Publishing to", self.branch, self.repo,
+            counts["A"], counts["D"], counts["M"])]
+        for change in changes[:DIFF_LIMIT]:
+            status = change[0] if change[0] in ("A", "D") else "M"
+            lines.append("%s %s" % (status, change[4]))
+        if len(changes) > DIFF_LIMIT:
+            lines.append("... and %d more" % (len(changes) - DIFF_LIMIT))
+        return "\n".join(lines) + "\n"
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            src=dict(type="path"),
+            repo=dict(type="str", required=True),
+            branch=dict(type="str", default="gh-pages"),
+            token=dict(type="str", no_log=True, fallback=(env_fallback, ["GITHUB_TOKEN", "GH_TOKEN"])),
+            cname=dict(type="str"),
+            nojekyll=dict(type="bool", default=True),
+            extra_files=dict(type="dict", default={}),
+            message=dict(type="str", default="Publish site"),
+            author_name=dict(type="str", default="textbook.deploy"),
+            author_email=dict(type="str", default="textbook-deploy@users.noreply.github.com"),
+            keep_history=dict(type="bool", default=True),
+            forbidden_values=dict(type="list", elements="str", no_log=True, default=[]),
+            secret_scan=dict(type="bool", default=True),
+            rollback_to=dict(type="str"),
+            cache_dir=dict(type="path", default="~/.cache/textbook.deploy/pages"),
+            push_retries=dict(type="int", default=3),
+        ),
+        required_one_of=[("src", "rollback_to")],
+        mutually_exclusive=[("src", "rollback_to")],
+        supports_check_mode=True,
+    )
+    clean_process_environment()
+    publisher = Publisher(module)
+    try:
+        result = publisher.run()
+    except PublishError as exc:
+        module.fail_json(msg=publisher.git.scrub(exc.msg), branch=module.params["branch"], **exc.result)
+    except GitError as exc:
+        module.fail_json(msg=publisher.git.scrub(str(exc)), branch=module.params["branch"])
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
