@@ -325,6 +325,11 @@ CACHE_CONFIG = """
 # Worktree .gitattributes must not convert line endings, run filters (LFS ...) or expand keywords.
 CACHE_ATTRIBUTES = "* -text -eol -filter -ident -working-tree-encoding\n"
 GITLINK = "160000"
+# Formats that are compressed already: deflating them again costs CPU and saves nothing.
+STORED_EXTENSIONS = frozenset((
+    "png", "jpg", "jpeg", "gif", "webp", "avif", "heic", "woff", "woff2", "mp3", "mp4", "m4a", "m4v", "webm", "ogg",
+    "ogv", "opus", "zip", "gz", "tgz", "bz2", "xz", "zst", "br", "7z", "jar", "whl", "apk", "pdf",
+))
 
 
 class PublishError(Exception):
@@ -520,20 +525,41 @@ class Publisher(object):
         if self.rollback:
             return self.rollback_tree()
         add_env = {"GIT_WORK_TREE": self.src, "GIT_INDEX_FILE": self.index}
-        # First publish of a new cache: stream the blobs into one pack (one file) rather than thousands of loose
-        # objects; later runs write the few changed blobs as loose objects and skip existing ones without deflating.
-        bulk = [] if os.path.exists(self.index) or self.head else ["-c", "core.bigFileThreshold=1"]
+        bulk = not os.path.exists(self.index) and not self.head
+        if bulk:
+            # First publish of a new cache: stream the blobs into packs (one file each) rather than thousands of
+            # loose objects, and store already-compressed formats (images, fonts, archives) without deflating
+            # them again. Later runs write the few changed blobs as loose objects and only hash unchanged ones.
+            stored = self.stored_pathspecs()
+            if stored:
+                self.git_add(["-c", "core.bigFileThreshold=1", "-c", "pack.compression=0"], stored, add_env)
+            self.git_add(["-c", "core.bigFileThreshold=1"], ["."], add_env)
+        else:
+            self.git_add([], ["."], add_env)
+        return self.index_tree(bulk=bulk)
+
+    def git_add(self, config, pathspecs, add_env):
         for attempt in (1, 2):
-            rc, dummy, err = self.git.run(bulk + ["add", "--all", "--force", "--", "."], env=add_env, cwd=self.src,
-                                          check=False)
+            rc, dummy, err = self.git.run(config + ["add", "--all", "--force", "--"] + pathspecs, env=add_env,
+                                          cwd=self.src, check=False)
             if rc == 0:
-                break
+                return
             if attempt == 1 and "index" in err.lower() and any(word in err.lower() for word in (
                     "corrupt", "signature", "smaller than expected", "bad index", "unknown index entry")):
                 os.unlink(self.index)
                 continue
             raise PublishError("Reading src %s failed: %s" % (self.src, err.strip()))
-        return self.index_tree(bulk=bool(bulk))
+
+    def stored_pathspecs(self):
+        """Pathspecs (":(icase)*.png" ...) for the already-compressed file types present in src."""
+        found = set()
+        for dummy, dirs, names in os.walk(self.src):
+            dirs[:] = [d for d in dirs if d != ".git"]
+            for name in names:
+                ext = name.rpartition(".")[2].lower()
+                if ext in STORED_EXTENSIONS:
+                    found.add(ext)
+        return [":(icase)*.%s" % ext for ext in sorted(found)]
 
     def index_tree(self, bulk=False):
         """The tree of the cache index plus CNAME/.nojekyll/extra_files (never written into src)."""

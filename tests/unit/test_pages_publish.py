@@ -217,6 +217,18 @@ def test_push_race_gives_up_after_push_retries_without_forcing(env):
     assert git("rev-parse", "refs/heads/gh-pages", git_dir=env.remote) == other
 
 
+def test_other_push_rejections_fail_with_gits_message(env):
+    first = ok(publish(env))
+    hook = env.remote / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'pushes to gh-pages are frozen' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    write_site(env.site, {"index.html": "v2"}, mtime=PAST + 60)
+    result = publish(env)
+    assert result.get("failed") and result["push_attempts"] == 1
+    assert "pre-receive hook declined" in result["msg"] and "pushes to gh-pages are frozen" in result["msg"]
+    assert git("rev-parse", "refs/heads/gh-pages", git_dir=env.remote) == first["commit"]
+
+
 def test_keep_history_false_publishes_an_orphan_commit_with_a_lease(env):
     ok(publish(env))
     write_site(env.site, {"index.html": "v2"}, mtime=PAST + 60)
@@ -577,3 +589,60 @@ def test_http_rollback_fetches_the_old_commit_by_sha(hub):
     assert parents(clone, result["commit"]) == [second["commit"]]
     assert git("rev-parse", result["commit"] + "^{tree}", git_dir=clone) == \
         git("rev-parse", first["commit"] + "^{tree}", git_dir=clone)
+
+
+# --- git plumbing helpers (plugins/module_utils/git.py) -----------------------------------------------------
+
+def test_scrub_removes_the_token_and_its_base64_forms():
+    from ansible_collections.textbook.deploy.plugins.module_utils.git import basic_auth_value, scrub
+    token = "ghp_" + "Zz9" * 12
+    text = "token %s, header Basic %s, plain %s" % (token, basic_auth_value(token),
+                                                    base64.b64encode(token.encode()).decode())
+    cleaned = scrub(text, [token])
+    assert token not in cleaned and basic_auth_value(token) not in cleaned
+    assert base64.b64encode(token.encode()).decode() not in cleaned
+    assert scrub("nothing", [None]) == "nothing" and scrub("", [token]) == ""
+
+
+@pytest.mark.parametrize("url,good", [
+    ("https://github.com/o/r.git", True),
+    ("http://127.0.0.1:8080/o/r.git", True),
+    ("file:///srv/git/site.git", True),
+    ("/srv/git/site.git", True),
+    ("ssh://git@github.com/o/r.git", True),
+    ("git@github.com:o/r.git", True),
+    ("ftp://x", False),
+    ("not a url", False),
+    ("relative/path", False),
+    ("https://github.com/", False),
+    ("https://user:pw@github.com/o/r.git", False),
+    ("file://host/path", False),
+    ("https://github.com:99999/o/r.git", False),
+    ("", False),
+])
+def test_validate_remote(url, good):
+    from ansible_collections.textbook.deploy.plugins.module_utils.git import validate_remote
+    assert (validate_remote(url) is None) == good
+
+
+def test_config_env_appends_to_existing_git_config_variables():
+    from ansible_collections.textbook.deploy.plugins.module_utils.git import config_env
+    env = config_env([("a.b", "1"), ("c.d", "2")], base={"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "x.y"})
+    assert env == {"GIT_CONFIG_KEY_1": "a.b", "GIT_CONFIG_VALUE_1": "1", "GIT_CONFIG_KEY_2": "c.d",
+                   "GIT_CONFIG_VALUE_2": "2", "GIT_CONFIG_COUNT": "3"}
+
+
+@pytest.mark.parametrize("stdout,stderr,ok_,race", [
+    ("To x\n*\tabc:refs/heads/gh-pages\t[new branch]\nDone\n", "", True, False),
+    ("To x\n \tabc:refs/heads/gh-pages\t1111..2222\nDone\n", "", True, False),
+    ("To x\n!\tabc:refs/heads/gh-pages\t[rejected] (fetch first)\nDone\n", "hint: ...", False, True),
+    ("To x\n!\tabc:refs/heads/gh-pages\t[rejected] (non-fast-forward)\nDone\n", "", False, True),
+    ("To x\n!\tabc:refs/heads/gh-pages\t[rejected] (stale info)\nDone\n", "", False, True),
+    ("To x\n!\tabc:refs/heads/gh-pages\t[remote rejected] (failed to update ref)\nDone\n", "", False, True),
+    ("To x\n!\tabc:refs/heads/gh-pages\t[remote rejected] (pre-receive hook declined)\nDone\n", "", False, False),
+    ("", "fatal: unable to access 'x': The requested URL returned error: 403", False, False),
+])
+def test_parse_push_porcelain(stdout, stderr, ok_, race):
+    from ansible_collections.textbook.deploy.plugins.module_utils.git import parse_push_porcelain
+    result = parse_push_porcelain(stdout, stderr, "refs/heads/gh-pages")
+    assert (result.ok, result.race) == (ok_, race)
