@@ -157,6 +157,32 @@ def classify_remote_error(stderr):
     return None
 
 
+def _ref_sha(out, ref):
+    for line in out.splitlines():
+        sha, dummy, name = line.partition("\t")
+        if name.strip() == ref and SHA_RE.match(sha):
+            return sha
+    return None
+
+
+class _Pending(object):
+    """A git command running in the background; ``wait()`` returns ``parse(stdout)`` or raises GitError."""
+
+    def __init__(self, git, proc):
+        self.git = git
+        self.proc = proc
+        self.parse = lambda out: out
+
+    def wait(self):
+        out, err = self.proc.communicate()
+        out = self.git.scrub(out.decode("utf-8", "replace"))
+        err = self.git.scrub(err.decode("utf-8", "replace"))
+        if self.proc.returncode != 0:
+            raise GitError(err.strip() or "git failed with exit code %d" % self.proc.returncode,
+                           rc=self.proc.returncode, stderr=err, kind=classify_remote_error(err))
+        return self.parse(out)
+
+
 class PushResult(object):
     """Outcome of ``git push --porcelain`` for one ref."""
 
@@ -287,17 +313,22 @@ class Git(object):
 
     # --- remotes ------------------------------------------------------------------------------------------
 
+    def start(self, args):
+        """Start git in the background (for a network round trip that can overlap local work)."""
+        env = dict(os.environ)
+        env.update(self.env)
+        return _Pending(self, subprocess.Popen([self.git] + list(args), stdin=subprocess.DEVNULL,
+                                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env))
+
+    def ls_remote_start(self, url, ref):
+        """Start ``git ls-remote``; ``.wait()`` on the result gives what ``ls_remote`` returns."""
+        pending = self.start(["ls-remote", "--", url, ref])
+        pending.parse = lambda out: _ref_sha(out, ref)
+        return pending
+
     def ls_remote(self, url, ref):
         """The sha ``ref`` points to on the remote, or None when the remote has no such ref."""
-        rc, out, err = self.run(["ls-remote", "--", url, ref], check=False)
-        if rc != 0:
-            raise GitError(err.strip() or "git ls-remote failed with exit code %d" % rc, rc=rc, stderr=err,
-                           kind=classify_remote_error(err))
-        for line in out.splitlines():
-            sha, dummy, name = line.partition("\t")
-            if name.strip() == ref and SHA_RE.match(sha):
-                return sha
-        return None
+        return self.ls_remote_start(url, ref).wait()
 
     def fetch(self, url, refspecs, depth=1, check=True):
         args = ["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--no-recurse-submodules",

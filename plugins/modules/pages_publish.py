@@ -195,7 +195,8 @@ tree:
   type: str
   sample: 9bd4aa8b2e7c26ed5dbc6bcd1b0c0a0a2fb7f1a1
 previous_commit:
-  description: The head of the branch before this run; null when the branch did not exist.
+  description: The head of the branch that the new commit replaced (after a push race, the concurrent commit); the
+    unchanged head when nothing was published; null when the branch did not exist.
   returned: success
   type: str
   sample: 0e5b7f5a40e6a1b1a2f6c2b4cbd6e3a0f1b9d2c4
@@ -267,6 +268,7 @@ import posixpath
 import re
 import shutil
 import stat
+import struct
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback
@@ -423,7 +425,7 @@ class Publisher(object):
             raise PublishError("src %r is empty: build the site first; refusing to publish an empty branch" % src)
 
     def extra_entries(self):
-        """[(path, mode, bytes)] for CNAME, .nojekyll and extra_files."""
+        """[(path, bytes)] for CNAME, .nojekyll and extra_files, sorted by path."""
         entries = {}
         if self.params["rollback_to"] is None:
             if self.params["nojekyll"]:
@@ -497,10 +499,13 @@ class Publisher(object):
                                 % (doing, self.repo, " or the token cannot see it" if self.token else "", err.message))
         return PublishError("%s repo %s failed: %s" % (doing, self.repo, err.message))
 
-    def read_head(self):
-        """The remote head (fetched into the cache when it is not there yet), or None for a missing branch."""
+    def read_head(self, pending=None):
+        """The remote head (fetched into the cache when it is not there yet), or None for a missing branch.
+
+        ``pending``: an ``ls-remote`` started earlier (its round trip overlapped local work).
+        """
         try:
-            head = self.git.ls_remote(self.repo, self.ref)
+            head = (pending or self.git.ls_remote_start(self.repo, self.ref)).wait()
         except GitError as exc:
             raise self.remote_error(exc, "Reading")
         if head is None:
@@ -513,19 +518,26 @@ class Publisher(object):
                 raise self.remote_error(exc, "Fetching branch %s of" % self.branch)
             fetched = self.git.rev_parse(LOCAL_REF)
             return fetched or head
-        self.git.run(["update-ref", LOCAL_REF, head])
+        if self.local_ref() != head:
+            self.git.run(["update-ref", LOCAL_REF, head])
         return head
+
+    def local_ref(self):
+        try:
+            with open(os.path.join(self.cache, LOCAL_REF)) as handle:
+                return handle.read().strip()
+        except (IOError, OSError):
+            return None
 
     def tree_of(self, commit):
         return self.git.out(["rev-parse", "--verify", "%s^{tree}" % commit]) if commit else None
 
     # --- the tree to publish ------------------------------------------------------------------------------
 
-    def build_tree(self):
+    def build_tree(self, bulk):
         if self.rollback:
             return self.rollback_tree()
         add_env = {"GIT_WORK_TREE": self.src, "GIT_INDEX_FILE": self.index}
-        bulk = not os.path.exists(self.index) and not self.head
         if bulk:
             # First publish of a new cache: stream the blobs into packs (one file each) rather than thousands of
             # loose objects, and store already-compressed formats (images, fonts, archives) without deflating
@@ -578,34 +590,57 @@ class Publisher(object):
             if not entries:
                 raise empty
             for (path, dummy), sha in zip(self.extras, extra_shas):
+                parents = ["/".join(path.split("/")[:depth]) for depth in range(1, path.count("/") + 1)]
+                if any(parent in entries for parent in parents) or any(name.startswith(path + "/") for name in entries):
+                    raise PublishError("extra_files/cname/nojekyll could not be added: %s clashes with a file or "
+                                       "directory of src" % path)
                 entries[path] = ("100644", sha)
             return self.git.tree_from_entries([(mode, sha, path) for path, (mode, sha) in sorted(entries.items())])
-        if self.git.out(["write-tree"], env=index_env) == EMPTY_TREE:
+        if self.index_entry_count() == 0:
             raise empty
         if self.extras:
-            records = "".join("100644 %s\t%s\0" % (sha, path) for (path, dummy), sha in zip(self.extras, extra_shas))
-            rc, dummy, err = self.git.run(["update-index", "--add", "-z", "--index-info"], data=records.encode("utf-8"),
-                                          env=index_env, check=False)
+            args = ["update-index", "--add"]
+            for (path, dummy), sha in zip(self.extras, extra_shas):
+                args += ["--cacheinfo", "100644,%s,%s" % (sha, path)]  # refuses file/directory clashes
+            rc, dummy, err = self.git.run(args, env=index_env, check=False)
             if rc != 0:
-                raise PublishError("extra_files/cname/nojekyll could not be added (a path may clash with a directory "
-                                   "of src): %s" % err.strip())
+                raise PublishError("extra_files/cname/nojekyll could not be added: a path clashes with a file or "
+                                   "directory of src (%s)" % err.strip().splitlines()[0])
         return self.git.out(["write-tree"], env=index_env)
 
+    def index_entry_count(self):
+        """Entries in the cache index (its header: DIRC, version, count); after ``add --all`` that is src's files."""
+        try:
+            with open(self.index, "rb") as handle:
+                header = handle.read(12)
+        except (IOError, OSError):
+            return 0
+        if len(header) < 12 or header[:4] != b"DIRC":
+            return None
+        return struct.unpack(">I", header[8:12])[0]
+
     def hash_contents(self, contents):
-        """Write blobs for byte strings; returns their shas (one git process)."""
+        """Blob shas for byte strings, writing the blobs the cache does not have yet (one git process at most)."""
+        shas = [hashlib.sha1(b"blob %d\0" % len(content) + content).hexdigest() for content in contents]
+        missing = [number for number, sha in enumerate(shas)
+                   if not os.path.exists(os.path.join(self.cache, "objects", sha[:2], sha[2:]))]
+        if not missing:
+            return shas
         tmp = tempfile.mkdtemp(prefix=".extra-", dir=self.cache)
         try:
             paths = []
-            for number, content in enumerate(contents):
+            for number in missing:
                 path = os.path.join(tmp, str(number))
                 with open(path, "wb") as handle:
-                    handle.write(content)
+                    handle.write(contents[number])
                 paths.append(path)
-            out = self.git.out(["hash-object", "-w", "--no-filters", "--stdin-paths"],
-                               data=("\n".join(paths) + "\n").encode("utf-8"))
+            written = self.git.out(["hash-object", "-w", "--no-filters", "--stdin-paths"],
+                                   data=("\n".join(paths) + "\n").encode("utf-8")).split()
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-        return out.split()
+        for number, sha in zip(missing, written):
+            shas[number] = sha
+        return shas
 
     def expand_gitlinks(self, paths):
         """Replace nested repositories (added by git as gitlinks) by their files, .git excluded."""
@@ -715,7 +750,10 @@ class Publisher(object):
         return self.git.out(args, data=message.encode("utf-8"), env=env)
 
     def publish(self, tree):
-        """Commit ``tree`` on the head and push; on a race fetch, recommit on top, push again. (commit, attempts)."""
+        """Commit ``tree`` on the head and push; on a race fetch, recommit on top, push again.
+
+        Returns (commit, parent head it replaced, attempts, pushed).
+        """
         attempts = 0
         head = self.head
         while True:
@@ -725,7 +763,7 @@ class Publisher(object):
             result = self.git.push(self.repo, commit, self.ref, lease=lease)
             if result.ok:
                 self.git.run(["update-ref", LOCAL_REF, commit])
-                return commit, attempts, True
+                return commit, head, attempts, True
             if result.kind in ("auth", "forbidden", "not_found"):
                 raise self.remote_error(GitError(result.message, kind=result.kind), "Pushing to")
             if not result.race:
@@ -739,14 +777,20 @@ class Publisher(object):
                                    push_attempts=attempts)
             head = self.read_head()
             if head and self.tree_of(head) == tree:
-                return head, attempts, False  # someone published this very tree meanwhile
+                return head, head, attempts, False  # someone published this very tree meanwhile
 
     def run(self):
         module = self.module
         self.validate()
         self.open_cache()
-        self.head = self.read_head()
-        tree = self.build_tree()
+        pending = self.git.ls_remote_start(self.repo, self.ref)
+        if os.path.exists(self.index) or self.rollback:
+            tree = self.build_tree(bulk=False)  # hashes src while ls-remote waits for the network
+            self.head = self.read_head(pending)
+        else:
+            self.head = self.read_head(pending)
+            # first publish of a new cache to an empty branch: everything is new, write it in bulk
+            tree = self.build_tree(bulk=not self.head)
         old_tree = self.tree_of(self.head)
         result = dict(changed=False, tree=tree, previous_commit=self.head, branch=self.branch, commit=self.head,
                       files_added=0, files_removed=0, files_modified=0, files_changed=0, bytes_changed=0,
@@ -775,8 +819,8 @@ class Publisher(object):
         if module.check_mode:
             result["commit"] = None
             return result
-        commit, attempts, pushed = self.publish(tree)
-        result.update(commit=commit, push_attempts=attempts, pushed=pushed, changed=pushed)
+        commit, replaced, attempts, pushed = self.publish(tree)
+        result.update(commit=commit, previous_commit=replaced, push_attempts=attempts, pushed=pushed, changed=pushed)
         return result
 
     def prepared_diff(self, changes, counts):

@@ -203,7 +203,7 @@ def test_push_race_recommits_on_the_new_head_without_force(env):
     result = ok(publish(env))
     assert result["pushed"] and result["push_attempts"] == 2
     new = git("rev-parse", "refs/heads/gh-pages", git_dir=env.remote)
-    assert result["commit"] == new
+    assert result["commit"] == new and result["previous_commit"] == other
     assert parents(env.remote, new) == [other] and parents(env.remote, other) == [first["commit"]]  # nothing lost
     assert blob(env.remote, new, "index.html") == b"v2"
 
@@ -359,6 +359,14 @@ def test_bad_input_fails_before_anything_is_pushed(env, overrides, option):
     assert result.get("failed"), result
     assert option in result["msg"]
     assert heads(env.url) == before
+
+
+@pytest.mark.parametrize("first_publish", [True, False])
+def test_extra_file_clashing_with_a_directory_of_src_fails(env, first_publish):
+    if not first_publish:
+        ok(publish(env))
+    result = publish(env, extra_files={"docs": "a file where src has a folder"})
+    assert result.get("failed") and "docs" in result["msg"] and "clash" in result["msg"]
 
 
 def test_empty_src_fails(env):
