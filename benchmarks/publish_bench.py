@@ -70,7 +70,7 @@ class PagesPublish:
 
     def publish(self):
         args = {"src": self.site, "repo": self.url, "branch": "gh-pages", "token": self.token,
-                "cache_dir": self.cache, "message": "bench"}
+                "cache_dir": self.cache, "commit_message": "bench"}
         with open(self.args, "w") as handle:
             json.dump({"ANSIBLE_MODULE_ARGS": args}, handle)
         env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.join(ROOT, ".collections"), ROOT]))

@@ -70,7 +70,7 @@ options:
         C(build-info.json). Lists and mappings are written as JSON. Replace files of the same path in O(src).
     type: dict
     default: {}
-  message:
+  commit_message:
     description:
       - The commit message.
     type: str
@@ -163,7 +163,7 @@ EXAMPLES = r"""
     forbidden_values:
       - "{{ backend_api_key }}"
       - "{{ neon_password }}"
-    message: "Publish textbook {{ app_version }}"
+    commit_message: "Publish textbook {{ app_version }}"
   register: published
 
 - name: Roll back to what was published before
@@ -171,7 +171,7 @@ EXAMPLES = r"""
     repo: https://github.com/octo-org/textbook.git
     token: "{{ github_token }}"
     rollback_to: "{{ published.previous_commit }}"
-    message: "Roll back to {{ published.previous_commit[:12] }}"
+    commit_message: "Roll back to {{ published.previous_commit[:12] }}"
   when: published.previous_commit
 
 - name: Replace the branch by a single commit each time (force with lease)
@@ -391,8 +391,8 @@ class Publisher(object):
             self.validate_src()
         if params["push_retries"] < 0:
             raise PublishError("push_retries must be 0 or more")
-        if not params["message"].strip():
-            raise PublishError("message must not be empty")
+        if not params["commit_message"].strip():
+            raise PublishError("commit_message must not be empty")
         for name in ("author_name", "author_email"):
             if not params[name].strip() or any(ch in params[name] for ch in "<>\n"):
                 raise PublishError("%s %r is not usable in a commit: it must be non-empty and without <, > or newlines"
@@ -744,7 +744,7 @@ class Publisher(object):
         args = ["commit-tree", tree]
         if parent and params["keep_history"]:
             args += ["-p", parent]
-        message = params["message"]
+        message = params["commit_message"]
         if not message.endswith("\n"):
             message += "\n"
         return self.git.out(args, data=message.encode("utf-8"), env=env)
@@ -845,7 +845,7 @@ def main():
             cname=dict(type="str"),
             nojekyll=dict(type="bool", default=True),
             extra_files=dict(type="dict", default={}),
-            message=dict(type="str", default="Publish site"),
+            commit_message=dict(type="str", default="Publish site"),
             author_name=dict(type="str", default="textbook.deploy"),
             author_email=dict(type="str", default="textbook-deploy@users.noreply.github.com"),
             keep_history=dict(type="bool", default=True),

@@ -85,7 +85,7 @@ def env(tmp_path):
     ctx = Env()
     ctx.tmp, ctx.remote, ctx.site, ctx.cache = tmp_path, remote, site, tmp_path / "cache"
     ctx.url = "file://%s" % remote
-    ctx.args = dict(src=str(site), repo=ctx.url, cache_dir=str(ctx.cache), message="Publish test")
+    ctx.args = dict(src=str(site), repo=ctx.url, cache_dir=str(ctx.cache), commit_message="Publish test")
     return ctx
 
 
@@ -248,7 +248,7 @@ def test_rollback_republishes_an_old_tree_as_a_new_commit(env):
     second = ok(publish(env))
     # a fresh cache has neither commit: the old one is fetched by its sha
     result = ok(publish(env, src=None, rollback_to=first["commit"], cache_dir=str(env.tmp / "other-cache"),
-                        message="Roll back", diff=True))
+                        commit_message="Roll back", diff=True))
     assert result["changed"] and result["pushed"] and result["previous_commit"] == second["commit"]
     new = git("rev-parse", "refs/heads/gh-pages", git_dir=env.remote)
     assert new == result["commit"] not in (first["commit"], second["commit"])
