@@ -87,6 +87,9 @@ class GhpImport:
         subprocess.run(["git", "init", "-q", self.repo_dir], check=True)
         subprocess.run(["git", "-C", self.repo_dir, "remote", "add", "origin", server.git_url("bench", repo)],
                        check=True)
+        # ghp-import commits on the local branch: start, as a user's clone would, from the remote's gh-pages.
+        subprocess.run(["git", "-C", self.repo_dir, "fetch", "-q", "origin", "gh-pages:gh-pages"], check=True,
+                       env=self.env)
 
     def publish(self):
         ghp = os.path.join(os.path.dirname(sys.executable), "ghp-import")
@@ -124,6 +127,25 @@ class DocusaurusDeploy:
         return measure([cli, "deploy", "--skip-build", "--out-dir", self.site], env=self.env, cwd=self.project)
 
 
+def seed_default_branch(server, repo, work):
+    """A repository as on GitHub, with a commit on main and on gh-pages: `docusaurus deploy` 3.10 fails on a
+    repository without the deployment branch (its fallback clone of the default branch throws)."""
+    url = server.create_repo("bench", repo)
+    source = os.path.join(work, "seed")
+    env = git_env(server.token)
+    subprocess.run(["git", "init", "-q", "-b", "main", source], check=True)
+    with open(os.path.join(source, "README.md"), "w") as handle:
+        handle.write("# %s\n" % repo)
+    for cmd in (["add", "-A"], ["commit", "-qm", "Initial commit"], ["push", "-q", url, "main", "main:gh-pages"]):
+        subprocess.run(["git", "-C", source, *cmd], check=True, env=env)
+
+
+def remote_head(server, repo):
+    out = subprocess.run(["git", "ls-remote", server.git_url("bench", repo), "refs/heads/gh-pages"],
+                         env=git_env(server.token), capture_output=True, text=True, check=True).stdout
+    return out.split()[0]
+
+
 def run_dataset(server, label, make_site, touch_one, tools, work):
     rows = []
     for tool_class in tools:
@@ -131,13 +153,17 @@ def run_dataset(server, label, make_site, touch_one, tools, work):
         site = os.path.join(tool_work, "site")
         make_site(site)
         repo = "%s-%s" % (label, tool_class.__name__.lower())
-        server.create_repo("bench", repo)
+        seed_default_branch(server, repo, tool_work)
         tool = tool_class(server, repo, site, tool_work)
-        first = tool.publish()
-        touch_one(site)
-        one = tool.publish()
-        same = tool.publish()
-        rows.append((tool.name, first, one, same))
+        results = []
+        for step in (None, touch_one, None):
+            if step:
+                step(site)
+            before = remote_head(server, repo)
+            result = tool.publish()
+            result["committed"] = remote_head(server, repo) != before
+            results.append(result)
+        rows.append((tool.name, *results))
         shutil.rmtree(tool_work, ignore_errors=True)
     return rows
 
@@ -145,8 +171,9 @@ def run_dataset(server, label, make_site, touch_one, tools, work):
 def table(label, rows):
     lines = ["| %s | %s |" % (label, " | ".join(CASES)), "|---|---|---|---|"]
     for name, *results in rows:
-        lines.append("| %s | %s |" % (name, " | ".join("%.2f s, %.0f MiB" % (r["seconds"], r["peak_mib"])
-                                                         for r in results)))
+        lines.append("| %s | %s |" % (name, " | ".join(
+            "%.2f s, %.0f MiB%s" % (r["seconds"], r["peak_mib"], "" if r["committed"] else ", no commit")
+            for r in results)))
     return "\n".join(lines)
 
 
