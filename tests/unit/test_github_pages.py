@@ -2,7 +2,6 @@
 import base64
 import os
 import subprocess
-import time
 import urllib.request
 import uuid
 
@@ -23,21 +22,8 @@ def status_of(entry):
     return entry["status"] if isinstance(entry, dict) else entry[2]
 
 
-def settled_requests(github, quiet=0.15, limit=5.0):
-    """github.requests() once the log stops growing: the stand-in logs a request just after answering it."""
-    deadline = time.monotonic() + limit
-    log = github.requests()
-    while time.monotonic() < deadline:
-        time.sleep(quiet)
-        again = github.requests()
-        if len(again) == len(log):
-            return again
-        log = again
-    return log
-
-
 def methods(github):
-    return [method_of(entry) for entry in settled_requests(github)]
+    return [method_of(entry) for entry in github.requests()]
 
 
 class Site:
@@ -110,7 +96,7 @@ def test_create_then_rerun_is_idempotent(github, site):
     assert first["pages"]["build_type"] == "legacy"
     assert first["html_url"] == first["pages"]["html_url"]
     assert first["html_url"].endswith("/")
-    assert [(method_of(e), status_of(e)) for e in settled_requests(github)][:2] == [("GET", 404), ("POST", 201)]
+    assert [(method_of(e), status_of(e)) for e in github.requests()][:2] == [("GET", 404), ("POST", 201)]
 
     github.reset_log()
     second = site.run(source=SOURCE, build_type="legacy")
@@ -247,7 +233,7 @@ def test_transient_errors_are_retried(github, site):
     github.inject_fault("http_500", method="GET", path="/pages$", times=1)
     result = site.run(source=SOURCE)
     assert result["changed"] is True, result.get("msg")
-    assert [status_of(e) for e in settled_requests(github)][:3] == [500, 404, 201]
+    assert [status_of(e) for e in github.requests()][:3] == [500, 404, 201]
 
 
 @pytest.mark.parametrize("args, words", [
@@ -274,7 +260,7 @@ def test_bad_input_fails_before_any_request(github, site, args, words):
     assert result["failed"] is True
     for word in words:
         assert word in result["msg"]
-    assert settled_requests(github) == []
+    assert github.requests() == []
 
 
 def test_missing_token_fails_before_any_request(github, site):
@@ -282,7 +268,7 @@ def test_missing_token_fails_before_any_request(github, site):
                         env={"GITHUB_TOKEN": "", "GH_TOKEN": ""})
     assert result["failed"] is True
     assert "`token`" in result["msg"] and "GITHUB_TOKEN" in result["msg"]
-    assert settled_requests(github) == []
+    assert github.requests() == []
 
 
 def test_token_from_environment(github, site):

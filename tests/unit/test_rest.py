@@ -1,6 +1,5 @@
 """RestClient (plugins/module_utils/rest.py): retries, backoff, rate limits and errors, against the GitHub stand-in."""
 import socket
-import time
 import uuid
 
 import pytest
@@ -50,21 +49,8 @@ def repo(github):
     github.clear_faults()
 
 
-def settled_requests(github, quiet=0.15, limit=5.0):
-    """github.requests() once the log stops growing: the stand-in logs a request just after answering it."""
-    deadline = time.monotonic() + limit
-    log = github.requests()
-    while time.monotonic() < deadline:
-        time.sleep(quiet)
-        again = github.requests()
-        if len(again) == len(log):
-            return again
-        log = again
-    return log
-
-
 def attempts(github, method, path):
-    return [entry_status(entry) for entry in settled_requests(github) if entry_method(entry) == method
+    return [entry_status(entry) for entry in github.requests() if entry_method(entry) == method
             and entry_path(entry) == path]
 
 
