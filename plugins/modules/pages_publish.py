@@ -784,13 +784,10 @@ class Publisher(object):
         self.validate()
         self.open_cache()
         pending = self.git.ls_remote_start(self.repo, self.ref)
-        if os.path.exists(self.index) or self.rollback:
-            tree = self.build_tree(bulk=False)  # hashes src while ls-remote waits for the network
-            self.head = self.read_head(pending)
-        else:
-            self.head = self.read_head(pending)
-            # first publish of a new cache to an empty branch: everything is new, write it in bulk
-            tree = self.build_tree(bulk=not self.head)
+        # src is hashed while ls-remote waits for the network. A cold cache (no index yet: a first publish, a
+        # fresh CI runner) hashes every file, so it writes them in bulk whether or not the branch exists.
+        tree = self.build_tree(bulk=not os.path.exists(self.index))
+        self.head = self.read_head(pending)
         old_tree = self.tree_of(self.head)
         result = dict(changed=False, tree=tree, previous_commit=self.head, branch=self.branch, commit=self.head,
                       files_added=0, files_removed=0, files_modified=0, files_changed=0, bytes_changed=0,

@@ -152,6 +152,18 @@ def test_one_file_changed_is_one_modified_file_on_top_of_the_head(env):
     assert blob(env.remote, "gh-pages", "docs/intro/index.html") == b"<html>intro v2</html>\n"
 
 
+def test_cold_cache_publishes_on_top_of_an_existing_branch(env):
+    """A fresh CI runner: no cache, a branch that already holds the site (the bulk write path)."""
+    first = ok(publish(env))
+    unchanged = ok(publish(env, cache_dir=str(env.tmp / "cold-1")))
+    assert not unchanged["changed"] and unchanged["commit"] == first["commit"]
+    write_site(env.site, {"docs/intro/index.html": "<html>intro v3</html>\n"}, mtime=PAST + 60)
+    result = ok(publish(env, cache_dir=str(env.tmp / "cold-2")))
+    assert result["changed"] and parents(env.remote, result["commit"]) == [first["commit"]]
+    assert (result["files_added"], result["files_removed"], result["files_modified"]) == (0, 0, 1)
+    assert blob(env.remote, "gh-pages", "docs/intro/index.html") == b"<html>intro v3</html>\n"
+
+
 def test_added_and_removed_files_are_counted_and_listed(env):
     ok(publish(env))
     os.unlink(env.site / "docs" / "setup" / "index.html")
