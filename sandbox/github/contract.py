@@ -20,26 +20,26 @@ SPEC_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "openapi", 
 DOCS = "https://docs.github.com/rest"
 
 
-def _walk(node):
+def walk(node):
     """Yield every dict inside node (node included)."""
     if isinstance(node, dict):
         yield node
         for value in node.values():
-            yield from _walk(value)
+            yield from walk(value)
     elif isinstance(node, list):
         for value in node:
-            yield from _walk(value)
+            yield from walk(value)
 
 
 def _adjust(spec):
-    for node in _walk(spec):
+    for node in walk(spec):
         if node.get("nullable") and isinstance(node.get("enum"), list) and None not in node["enum"]:
             node["enum"] = node["enum"] + [None]
     for item in spec["paths"].values():
         for operation in item.values():
             body = operation.get("requestBody", {}) if isinstance(operation, dict) else {}
             for media in body.get("content", {}).values():
-                for node in _walk(media.get("schema")):
+                for node in walk(media.get("schema")):
                     if "properties" in node and "additionalProperties" not in node:
                         node["additionalProperties"] = False
     return spec

@@ -13,6 +13,8 @@ import argparse
 import json
 import os
 
+from sandbox.github.contract import walk
+
 # path -> the methods the stand-in implements
 OPERATIONS = {
     "/repos/{owner}/{repo}": ["get"],
@@ -26,16 +28,11 @@ OUT_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "openapi", "
 
 
 def refs_in(node):
-    """Yield every local $ref ("#/components/<kind>/<name>") found anywhere inside node."""
-    if isinstance(node, dict):
-        ref = node.get("$ref")
+    """Every local $ref ("#/components/<kind>/<name>") found anywhere inside node."""
+    for item in walk(node):
+        ref = item.get("$ref")
         if isinstance(ref, str) and ref.startswith("#/components/"):
             yield ref
-        for value in node.values():
-            yield from refs_in(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from refs_in(value)
 
 
 def subset(spec, operations=OPERATIONS):
