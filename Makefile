@@ -57,7 +57,7 @@ integration: deps
 	$(BIN)/pytest -q tests/integration
 
 molecule: deps
-	cd molecule/.. && $(BIN)/molecule test --all
+	$(BIN)/molecule test --all
 
 lint: deps
 	$(BIN)/ansible-lint --profile production
