@@ -207,12 +207,12 @@ from ansible_collections.textbook.deploy.plugins.module_utils.api_module import 
     ApiModule,
     GITHUB_API_DEFAULTS,
 )
+from ansible_collections.textbook.deploy.plugins.module_utils.hostname import normalize_hostname
 
 SCOPE_HINT = ("the classic scope `repo` (or `public_repo` for a public repository), or for a fine-grained token the "
               "repository permissions Pages (write) and Administration (write)")
 OWNER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,38}$")
 NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
-LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 SHA_RE = re.compile(r"^[0-9a-fA-F]{7,64}$")
 CONFIG_KEYS = ("source", "build_type", "cname", "https_enforced")
 
@@ -232,13 +232,10 @@ def normalize_cname(value):
     """None (leave as is), '' (remove) or a lower-case host name; or an error message."""
     if value is None:
         return None, None
-    host = value.strip().lower()
-    if host == "":
+    if value.strip() == "":
         return "", None
-    if host.endswith("."):
-        host = host[:-1]
-    labels = host.split(".")
-    if len(host) > 253 or len(labels) < 2 or not all(LABEL_RE.match(label) for label in labels) or labels[-1].isdigit():
+    host = normalize_hostname(value)
+    if host is None:
         return None, ("cname must be a bare host name such as docs.example.com (no scheme, port, path or IP "
                       "address), or an empty string to remove the custom domain; got %r" % (value,))
     return host, None

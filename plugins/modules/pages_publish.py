@@ -265,7 +265,6 @@ import hashlib
 import json
 import os
 import posixpath
-import re
 import shutil
 import stat
 import struct
@@ -282,13 +281,13 @@ from ansible_collections.textbook.deploy.plugins.module_utils.git import (
     clean_process_environment,
     validate_remote,
 )
+from ansible_collections.textbook.deploy.plugins.module_utils.hostname import normalize_hostname
 from ansible_collections.textbook.deploy.plugins.module_utils.secret_scan import Scanner, describe
 
 LOCAL_REF = "refs/textbook/remote"
 ROLLBACK_REF = "refs/textbook/rollback"
 DIFF_LIMIT = 200
 LIST_LIMIT = 50
-HOSTNAME_RE = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 # The cache repository's own configuration: no hooks, no ignore rules, no content conversion, no auto gc.
 CACHE_CONFIG = """
 [core]
@@ -372,8 +371,8 @@ class Publisher(object):
                                % self.repo)
         self.validate_branch()
         if params["cname"] is not None:
-            cname = params["cname"].strip().lower().rstrip(".")
-            if not HOSTNAME_RE.match(cname):
+            cname = normalize_hostname(params["cname"])
+            if cname is None:
                 raise PublishError("cname %r is not a host name: give a bare domain such as docs.example.com "
                                    "(no scheme, path, port or spaces)" % params["cname"])
             self.cname = cname

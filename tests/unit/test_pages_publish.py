@@ -358,6 +358,7 @@ def test_gitignore_gitattributes_and_nested_repositories_do_not_change_what_is_p
     ({"cname": "http://x.com"}, "cname"),
     ({"cname": "a b"}, "cname"),
     ({"cname": "docs.example.com/path"}, "cname"),
+    ({"cname": "192.0.2.10"}, "cname"),
     ({"extra_files": {"../escape.txt": "x"}}, "extra_files"),
     ({"extra_files": {".git/config": "x"}}, "extra_files"),
     ({"src": None, "rollback_to": "HEAD~1"}, "rollback_to"),
