@@ -16,6 +16,7 @@ import base64
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -27,22 +28,26 @@ TEXTBOOK = os.path.join(ROOT, "examples", "textbook")
 CASES = ("first publish", "one file changed", "nothing changed")
 
 
-def measure(cmd, env=None, cwd=None):
-    """Run cmd in a fresh child that reports (seconds, peak RSS MiB of anything it ran)."""
+def measure(*cmds, env=None, cwd=None):
+    """Run the commands one after the other in a fresh child that reports (seconds, peak RSS MiB of anything
+    they ran)."""
     probe = (
         "import json, resource, subprocess, sys, time\n"
         "start = time.perf_counter()\n"
-        "proc = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
+        "for cmd in json.loads(sys.argv[1]):\n"
+        "    proc = subprocess.run(cmd, capture_output=True, text=True)\n"
+        "    if proc.returncode:\n"
+        "        break\n"
         "elapsed = time.perf_counter() - start\n"
         "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024\n"
         "print(json.dumps({'rc': proc.returncode, 'seconds': elapsed, 'peak_mib': peak,\n"
         "                  'out': proc.stdout[-2000:], 'err': proc.stderr[-2000:]}))\n"
     )
-    proc = subprocess.run([sys.executable, "-c", probe, *cmd], capture_output=True, text=True, env=env, cwd=cwd,
-                          check=True)
+    proc = subprocess.run([sys.executable, "-c", probe, json.dumps(cmds)], capture_output=True, text=True, env=env,
+                          cwd=cwd, check=True)
     result = json.loads(proc.stdout)
     if result["rc"] != 0:
-        raise RuntimeError("%s failed:\n%s\n%s" % (" ".join(cmd), result["out"], result["err"]))
+        raise RuntimeError("%s failed:\n%s\n%s" % (cmds, result["out"], result["err"]))
     return result
 
 
@@ -87,14 +92,17 @@ class GhpImport:
         subprocess.run(["git", "init", "-q", self.repo_dir], check=True)
         subprocess.run(["git", "-C", self.repo_dir, "remote", "add", "origin", server.git_url("bench", repo)],
                        check=True)
-        # ghp-import commits on the local branch: start, as a user's clone would, from the remote's gh-pages.
-        subprocess.run(["git", "-C", self.repo_dir, "fetch", "-q", "origin", "gh-pages:gh-pages"], check=True,
-                       env=self.env)
+        self.fetched = False
 
     def publish(self):
         ghp = os.path.join(os.path.dirname(sys.executable), "ghp-import")
-        return measure([ghp, "--no-jekyll", "--push", "--branch", "gh-pages", "--message", "bench", self.site],
-                       env=self.env, cwd=self.repo_dir)
+        cmds = [[ghp, "--no-jekyll", "--push", "--branch", "gh-pages", "--message", "bench", self.site]]
+        if not self.fetched:
+            # ghp-import commits on a local gh-pages branch, which a fresh checkout (a CI runner) does not have:
+            # without it the push is rejected as non-fast-forward. Its first publish fetches it, as a user must.
+            cmds.insert(0, ["git", "fetch", "-q", "--depth=1", "origin", "gh-pages:gh-pages"])
+            self.fetched = True
+        return measure(*cmds, env=self.env, cwd=self.repo_dir)
 
 
 class DocusaurusDeploy:
@@ -146,30 +154,48 @@ def remote_head(server, repo):
     return out.split()[0]
 
 
-def run_dataset(server, label, make_site, touch_one, tools, work):
+def run_sequence(server, repo, tool_class, make_site, touch_one, work):
+    """The three cases, in order, for one tool on a fresh repository."""
+    tool_work = tempfile.mkdtemp(dir=work)
+    site = os.path.join(tool_work, "site")
+    make_site(site)
+    seed_default_branch(server, repo, tool_work)
+    tool = tool_class(server, repo, site, tool_work)
+    results = []
+    for step in (None, touch_one, None):
+        if step:
+            step(site)
+        before = remote_head(server, repo)
+        result = tool.publish()
+        result["committed"] = remote_head(server, repo) != before
+        results.append(result)
+    shutil.rmtree(tool_work, ignore_errors=True)
+    return tool.name, results
+
+
+def run_dataset(server, label, make_site, touch_one, tools, work, repeat):
+    """Per tool and case: the median time and the largest peak memory of ``repeat`` runs (tools interleaved, so
+    a slow moment of the machine does not fall on one tool only)."""
+    runs = {}
+    for round_number in range(repeat):
+        for tool_class in tools:
+            repo = "%s-%s-%d" % (label, tool_class.__name__.lower(), round_number)
+            name, results = run_sequence(server, repo, tool_class, make_site, touch_one, work)
+            runs.setdefault(name, []).append(results)
     rows = []
-    for tool_class in tools:
-        tool_work = tempfile.mkdtemp(dir=work)
-        site = os.path.join(tool_work, "site")
-        make_site(site)
-        repo = "%s-%s" % (label, tool_class.__name__.lower())
-        seed_default_branch(server, repo, tool_work)
-        tool = tool_class(server, repo, site, tool_work)
-        results = []
-        for step in (None, touch_one, None):
-            if step:
-                step(site)
-            before = remote_head(server, repo)
-            result = tool.publish()
-            result["committed"] = remote_head(server, repo) != before
-            results.append(result)
-        rows.append((tool.name, *results))
-        shutil.rmtree(tool_work, ignore_errors=True)
+    for name, sequences in runs.items():
+        cases = []
+        for case in zip(*sequences):
+            cases.append({"seconds": statistics.median(r["seconds"] for r in case),
+                          "peak_mib": max(r["peak_mib"] for r in case),
+                          "committed": any(r["committed"] for r in case)})
+        rows.append((name, *cases))
     return rows
 
 
-def table(label, rows):
-    lines = ["| %s | %s |" % (label, " | ".join(CASES)), "|---|---|---|---|"]
+def table(label, rows, repeat):
+    head = "%s%s" % (label, ", median of %d runs" % repeat if repeat > 1 else "")
+    lines = ["| %s | %s |" % (head, " | ".join(CASES)), "|---|---|---|---|"]
     for name, *results in rows:
         lines.append("| %s | %s |" % (name, " | ".join(
             "%.2f s, %.0f MiB%s" % (r["seconds"], r["peak_mib"], "" if r["committed"] else ", no commit")
@@ -184,6 +210,7 @@ def main():
     parser.add_argument("--files", type=int, default=10000)
     parser.add_argument("--megabytes", type=int, default=150)
     parser.add_argument("--skip-generated", action="store_true")
+    parser.add_argument("--repeat", type=int, default=5, help="runs of the examples/textbook set (default 5)")
     args = parser.parse_args()
     gen = os.path.join(ROOT, "benchmarks", "gen_site.py")
     textbook_build = os.path.join(TEXTBOOK, "build")
@@ -203,13 +230,14 @@ def main():
     server.start()
     try:
         reports = [table("examples/textbook", run_dataset(
-            server, "textbook", lambda site: shutil.copytree(textbook_build, site), touch_textbook, tools, work))]
+            server, "textbook", lambda site: shutil.copytree(textbook_build, site), touch_textbook, tools, work,
+            args.repeat), args.repeat)]
         if not args.skip_generated:
             def make(site):
                 subprocess.run([sys.executable, gen, site, "--files", str(args.files),
                                 "--megabytes", str(args.megabytes)], check=True)
             reports.append(table("generated %d files / %d MB" % (args.files, args.megabytes),
-                                 run_dataset(server, "generated", make, touch, tools, work)))
+                                 run_dataset(server, "generated", make, touch, tools, work, 1), 1))
     finally:
         server.stop()
         shutil.rmtree(work, ignore_errors=True)

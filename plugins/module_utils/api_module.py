@@ -21,18 +21,21 @@ from ansible.module_utils.errors import AnsibleFallbackNotFound
 
 from ansible_collections.textbook.deploy.plugins.module_utils.rest import ApiError, RestClient
 
-__all__ = ["ApiModule", "ApiError", "GITHUB_API_DEFAULTS", "api_argument_spec"]
+__all__ = ["ApiModule", "ApiError", "GITHUB_API_DEFAULTS", "NEON_API_DEFAULTS", "QDRANT_API_DEFAULTS",
+           "api_argument_spec"]
 
 # What a service's modules pass as api_defaults (every key optional).
 API_DEFAULTS = dict(
     url=None,                    # default of the api_url option
     token_env=[],                # environment variables the token option falls back to, in order
+    token_aliases=[],            # other names of the token option (Qdrant: api_key)
     auth_scheme="Bearer",        # "<auth_header>: <auth_scheme> <token>"; None/"" sends the bare token
     auth_header="Authorization",
     headers={},                  # default headers of every request
     scope_hint=None,             # what the token needs, quoted in 401/403 failures
     service="API",               # name used in messages ("GitHub")
     max_wait=120,                # bound on the seconds slept between the attempts of one request
+    unapplied_statuses=(),       # statuses meaning "not applied, try again", retried for every method
 )
 
 GITHUB_API_DEFAULTS = dict(
@@ -41,6 +44,27 @@ GITHUB_API_DEFAULTS = dict(
     auth_scheme="Bearer",
     headers={"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"},
     service="GitHub",
+)
+
+NEON_API_DEFAULTS = dict(
+    url="https://console.neon.tech/api/v2",
+    token_env=["NEON_API_KEY"],
+    auth_scheme="Bearer",
+    service="Neon",
+    scope_hint="a Neon API key (personal, organization or project-scoped) that can manage the project",
+    # Neon answers 423 Locked while another operation runs on the project, and says 423/503 are safe to repeat
+    unapplied_statuses=(423, 503),
+    max_wait=300,
+)
+
+QDRANT_API_DEFAULTS = dict(
+    url="http://localhost:6333",
+    token_env=["QDRANT_API_KEY"],
+    auth_scheme="",
+    auth_header="api-key",
+    token_aliases=["api_key"],
+    service="Qdrant",
+    scope_hint="a Qdrant API key with write access (not a read-only key)",
 )
 
 
@@ -56,6 +80,8 @@ def api_argument_spec(api_defaults=None):
     """The common options: api_url, token, validate_certs, timeout, retries."""
     api = dict(API_DEFAULTS, **(api_defaults or {}))
     token = dict(type="str", no_log=True)
+    if api["token_aliases"]:
+        token["aliases"] = list(api["token_aliases"])
     if api["token_env"]:
         token["fallback"] = (nonempty_env_fallback, list(api["token_env"]))
     url = dict(type="str")
@@ -103,6 +129,7 @@ class ApiModule(AnsibleModule):
             headers=self.api["headers"],
             token_option="token",
             token_env=self.api["token_env"],
+            unapplied_statuses=self.api["unapplied_statuses"],
         )
 
     def _token_sources(self):

@@ -150,6 +150,8 @@ class RestClient:
         the request fails at once with the last error.
     :arg headers: default headers of every request (e.g. GitHub's ``Accept: application/vnd.github+json``).
     :arg scope_hint: what the token needs, quoted in 403 errors.
+    :arg unapplied_statuses: statuses the API documents as "nothing was done, try again" (Neon: 423 Locked while
+        another operation runs, 503), retried for every method, POST included.
     :arg token_option / token_env: named in the hint of 401 errors.
     :arg sleep / clock / rand: injectable for tests (``time.sleep``, ``time.time``, ``random.random``).
     """
@@ -158,7 +160,7 @@ class RestClient:
                  validate_certs=True, scope_hint=None, sleep=time.sleep, clock=time.time, rand=random.random,
                  headers=None, auth_header="Authorization", token_option="token", token_env=None,
                  user_agent="textbook.deploy", backoff_base=BACKOFF_BASE, backoff_cap=BACKOFF_CAP,
-                 secondary_limit_wait=SECONDARY_LIMIT_WAIT):
+                 secondary_limit_wait=SECONDARY_LIMIT_WAIT, unapplied_statuses=()):
         self.base_url = (base_url or "").rstrip("/")
         self.token = token
         self.auth_scheme = auth_scheme
@@ -175,6 +177,7 @@ class RestClient:
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self.secondary_limit_wait = secondary_limit_wait
+        self.unapplied_statuses = frozenset(unapplied_statuses)
         self.sleep = sleep
         self.clock = clock
         self.rand = rand
@@ -221,7 +224,8 @@ class RestClient:
                 if (ok is None and 200 <= response.status < 300) or (ok is not None and response.status in ok):
                     return response
                 limited = self._rate_limited(response)
-                retryable = limited or (response.status >= 500 and idempotent)
+                retryable = (limited or response.status in self.unapplied_statuses
+                             or (response.status >= 500 and idempotent))
             else:
                 limited = False
                 retryable = idempotent

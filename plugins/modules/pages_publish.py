@@ -87,9 +87,10 @@ options:
     default: textbook-deploy@users.noreply.github.com
   keep_history:
     description:
-      - V(true) makes the branch head the parent of the new commit; the push is never forced.
-      - V(false) publishes an orphan commit (the branch then has one commit), pushed with
-        C(--force-with-lease=<branch>:<the head this run saw>), so a push made in between is never lost silently.
+      - V(true) makes the branch head the parent of the new commit.
+      - V(false) publishes an orphan commit (the branch then has one commit).
+      - Either way the push is C(--force-with-lease=<branch>:<the head the commit was made on>), so a push made in
+        between is never lost: the run fetches it and commits on top of it again (O(push_retries)).
     type: bool
     default: true
   forbidden_values:
@@ -399,12 +400,11 @@ class Publisher(object):
 
     def validate_branch(self):
         branch = self.branch
+        # --branch checks refs/heads/<branch>; it also expands @{-N}, which is why "@{" is refused first
         problem = not branch or branch.startswith("-") or "@{" in branch
-        for args in (["check-ref-format", "--branch", branch], ["check-ref-format", "refs/heads/%s" % branch]):
-            if problem:
-                break
-            rc, dummy, dummy2 = self.module.run_command([self.git.git] + args, cwd="/", expand_user_and_vars=False,
-                                                        environ_update={"GIT_DIR": "/nonexistent", "LC_ALL": "C"})
+        if not problem:
+            rc = self.git.run(["check-ref-format", "--branch", branch], check=False, cwd="/",
+                              env={"GIT_DIR": "/nonexistent"})[0]
             problem = rc != 0
         if problem:
             raise PublishError("branch %r is not a valid branch name (git check-ref-format --branch rejects it): use "
@@ -498,18 +498,38 @@ class Publisher(object):
                                 % (doing, self.repo, " or the token cannot see it" if self.token else "", err.message))
         return PublishError("%s repo %s failed: %s" % (doing, self.repo, err.message))
 
+    def start_reading_head(self):
+        """Start reading the remote head in the background. A cache without a copy of the branch fetches it
+        straight away (one round trip); otherwise only its sha is asked for (ls-remote) and fetched if it moved.
+        A rollback fetches its own commit meanwhile, and two shallow fetches into one repository cannot overlap."""
+        if self.local_ref() is None and not self.rollback:
+            pending = self.git.fetch_start(self.repo, ["+%s:%s" % (self.ref, LOCAL_REF)])
+            pending.fetched = True
+            return pending
+        return self.git.ls_remote_start(self.repo, self.ref)
+
     def read_head(self, pending=None):
         """The remote head (fetched into the cache when it is not there yet), or None for a missing branch.
 
-        ``pending``: an ``ls-remote`` started earlier (its round trip overlapped local work).
+        ``pending``: from ``start_reading_head``, whose round trip overlapped local work.
         """
+        pending = pending or self.git.ls_remote_start(self.repo, self.ref)
+        fetched = getattr(pending, "fetched", False)
         try:
-            head = (pending or self.git.ls_remote_start(self.repo, self.ref)).wait()
+            head = pending.wait()
         except GitError as exc:
-            raise self.remote_error(exc, "Reading")
+            if exc.kind != "missing_ref":
+                raise self.remote_error(exc, "Reading")
+            head = fetched = None
+        if fetched:
+            return self.local_ref() or self.git.rev_parse(LOCAL_REF)
+        local = self.local_ref()
         if head is None:
-            self.git.run(["update-ref", "-d", LOCAL_REF], check=False)
+            if local is not None:
+                self.git.run(["update-ref", "-d", LOCAL_REF], check=False)
             return None
+        if head == local:  # written after a push or fetch into this cache: the commit is here
+            return head
         if not self.git.has_object(head, "commit"):
             try:
                 self.git.fetch(self.repo, ["+%s:%s" % (self.ref, LOCAL_REF)], depth=1)
@@ -517,9 +537,18 @@ class Publisher(object):
                 raise self.remote_error(exc, "Fetching branch %s of" % self.branch)
             fetched = self.git.rev_parse(LOCAL_REF)
             return fetched or head
-        if self.local_ref() != head:
-            self.git.run(["update-ref", LOCAL_REF, head])
+        self.git.run(["update-ref", LOCAL_REF, head])
         return head
+
+    def settle_head(self, pending, tree):
+        """The head to publish on. A warm cache publishing a changed tree takes the head its last push or fetch
+        left and lets the push's lease check that the branch is still there (one round trip less; a branch that
+        moved is handled as a push race). Otherwise, and in check mode, it waits for the remote's answer."""
+        local = self.local_ref()
+        if local and not self.rollback and not self.module.check_mode and self.tree_of(local) != tree:
+            pending.cancel()
+            return local
+        return self.read_head(pending)
 
     def local_ref(self):
         try:
@@ -577,7 +606,6 @@ class Publisher(object):
         index_env = {"GIT_INDEX_FILE": self.index}
         empty = PublishError("src %r has no files (only empty directories): build the site first; refusing to publish "
                              "an empty branch" % self.src)
-        extra_shas = self.hash_contents([content for dummy, content in self.extras]) if self.extras else []
         if bulk:
             # every tree is new too: build them in one pack instead of one loose file per directory
             listed = self.git.index_entries(env=index_env)
@@ -588,16 +616,18 @@ class Publisher(object):
             entries = dict((path, (mode, sha)) for mode, sha, path in listed)
             if not entries:
                 raise empty
-            for (path, dummy), sha in zip(self.extras, extra_shas):
+            for path, dummy in self.extras:
                 parents = ["/".join(path.split("/")[:depth]) for depth in range(1, path.count("/") + 1)]
                 if any(parent in entries for parent in parents) or any(name.startswith(path + "/") for name in entries):
                     raise PublishError("extra_files/cname/nojekyll could not be added: %s clashes with a file or "
                                        "directory of src" % path)
-                entries[path] = ("100644", sha)
-            return self.git.tree_from_entries([(mode, sha, path) for path, (mode, sha) in sorted(entries.items())])
+                entries.pop(path, None)  # the extra file replaces src's file of that name
+            return self.git.tree_from_entries([(mode, sha, path) for path, (mode, sha) in sorted(entries.items())],
+                                              inline=self.extras)
         if self.index_entry_count() == 0:
             raise empty
         if self.extras:
+            extra_shas = self.hash_contents([content for dummy, content in self.extras])
             args = ["update-index", "--add"]
             for (path, dummy), sha in zip(self.extras, extra_shas):
                 args += ["--cacheinfo", "100644,%s,%s" % (sha, path)]  # refuses file/directory clashes
@@ -679,9 +709,9 @@ class Publisher(object):
 
     # --- changes and the secret scan ----------------------------------------------------------------------
 
-    def diff(self, old_tree, new_tree):
-        """[(status, old_mode, new_mode, new_sha, path)] of every file that differs."""
-        rc, out, err = self.git.run(["diff-tree", "-r", "-z", "--no-renames", "--no-commit-id", old_tree or EMPTY_TREE,
+    def diff(self, old, new_tree):
+        """[(status, old_mode, new_mode, new_sha, path)] of every file that differs; ``old``: a commit or tree."""
+        rc, out, err = self.git.run(["diff-tree", "-r", "-z", "--no-renames", "--no-commit-id", old or EMPTY_TREE,
                                      new_tree], binary=True)
         fields = out.split(b"\0")
         changes = []
@@ -757,9 +787,9 @@ class Publisher(object):
         head = self.head
         while True:
             commit = self.commit(tree, head)
-            lease = None if self.params["keep_history"] else (head or "")
             attempts += 1
-            result = self.git.push(self.repo, commit, self.ref, lease=lease)
+            # the lease makes the push fail as a race unless the branch is still exactly at head
+            result = self.git.push(self.repo, commit, self.ref, lease=head or "")
             if result.ok:
                 self.git.run(["update-ref", LOCAL_REF, commit])
                 return commit, head, attempts, True
@@ -782,24 +812,22 @@ class Publisher(object):
         module = self.module
         self.validate()
         self.open_cache()
-        pending = self.git.ls_remote_start(self.repo, self.ref)
-        # src is hashed while ls-remote waits for the network. A cold cache (no index yet: a first publish, a
+        pending = self.start_reading_head()
+        # src is hashed while the remote is read. A cold cache (no index yet: a first publish, a
         # fresh CI runner) hashes every file, so it writes them in bulk whether or not the branch exists.
         tree = self.build_tree(bulk=not os.path.exists(self.index))
-        self.head = self.read_head(pending)
-        old_tree = self.tree_of(self.head)
+        self.head = self.settle_head(pending, tree)
         result = dict(changed=False, tree=tree, previous_commit=self.head, branch=self.branch, commit=self.head,
                       files_added=0, files_removed=0, files_modified=0, files_changed=0, bytes_changed=0,
                       pushed=False, push_attempts=0, scan_skipped=[], cache=self.cache)
-        if tree != old_tree:
-            changes = self.diff(old_tree, tree)
-            links = [path for dummy, dummy2, new_mode, dummy3, path in changes if new_mode == GITLINK]
-            if links and not self.rollback:
-                self.expand_gitlinks(links)
-                tree = self.index_tree()
-                result["tree"] = tree
-                changes = self.diff(old_tree, tree) if tree != old_tree else []
-        if tree == old_tree:
+        changes = self.diff(self.head, tree)  # empty when the branch already has this tree
+        links = [path for dummy, dummy2, new_mode, dummy3, path in changes if new_mode == GITLINK]
+        if links and not self.rollback:
+            self.expand_gitlinks(links)
+            tree = self.index_tree()
+            result["tree"] = tree
+            changes = self.diff(self.head, tree)
+        if not changes:
             if module._diff:
                 result["diff"] = {"prepared": "No changes: branch %s already has tree %s.\n" % (self.branch, tree)}
             return result

@@ -164,6 +164,22 @@ def test_cold_cache_publishes_on_top_of_an_existing_branch(env):
     assert blob(env.remote, "gh-pages", "docs/intro/index.html") == b"<html>intro v3</html>\n"
 
 
+def test_extra_file_replaces_a_src_file_of_the_same_name_on_a_cold_cache(env):
+    write_site(env.site, {"CNAME": "old.example.org\n"})
+    ok(publish(env, cname="docs.example.com"))
+    assert blob(env.remote, "gh-pages", "CNAME") == b"docs.example.com\n"
+
+
+def test_branch_deleted_on_the_remote_is_published_again_from_a_warm_cache(env):
+    ok(publish(env))
+    git("update-ref", "-d", "refs/heads/gh-pages", git_dir=env.remote)
+    result = ok(publish(env))
+    assert result["changed"] and result["previous_commit"] is None
+    assert parents(env.remote, result["commit"]) == [] and heads(env.url).split()[0] == result["commit"]
+    again = ok(publish(env))
+    assert not again["changed"] and again["commit"] == result["commit"]
+
+
 def test_added_and_removed_files_are_counted_and_listed(env):
     ok(publish(env))
     os.unlink(env.site / "docs" / "setup" / "index.html")
@@ -218,6 +234,18 @@ def test_push_race_recommits_on_the_new_head_without_force(env):
     assert result["commit"] == new and result["previous_commit"] == other
     assert parents(env.remote, new) == [other] and parents(env.remote, other) == [first["commit"]]  # nothing lost
     assert blob(env.remote, new, "index.html") == b"v2"
+
+
+def test_branch_moved_since_the_last_run_is_published_on_top_not_overwritten(env):
+    """A warm cache pushes on the head it last saw; another publisher's commit makes that a race, not a loss."""
+    first = ok(publish(env))
+    ok(publish(env, cache_dir=str(env.tmp / "other-runner"), extra_files={"other.txt": "x"}))
+    other = git("rev-parse", "refs/heads/gh-pages", git_dir=env.remote)
+    write_site(env.site, {"index.html": "v2"}, mtime=PAST + 60)
+    result = ok(publish(env))
+    assert result["pushed"] and result["push_attempts"] == 2 and result["previous_commit"] == other
+    assert parents(env.remote, result["commit"]) == [other] and parents(env.remote, other) == [first["commit"]]
+    assert blob(env.remote, result["commit"], "index.html") == b"v2"
 
 
 def test_push_race_gives_up_after_push_retries_without_forcing(env):
@@ -654,6 +682,19 @@ def test_config_env_appends_to_existing_git_config_variables():
     env = config_env([("a.b", "1"), ("c.d", "2")], base={"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "x.y"})
     assert env == {"GIT_CONFIG_KEY_1": "a.b", "GIT_CONFIG_VALUE_1": "1", "GIT_CONFIG_KEY_2": "c.d",
                    "GIT_CONFIG_VALUE_2": "2", "GIT_CONFIG_COUNT": "3"}
+
+
+@pytest.mark.parametrize("stderr,kind", [
+    ("fatal: couldn't find remote ref refs/heads/gh-pages", "missing_ref"),
+    ("fatal: Authentication failed for 'http://x/o/r.git/'", "auth"),
+    ("fatal: unable to access 'x': The requested URL returned error: 403", "forbidden"),
+    ("fatal: repository 'http://x/o/r.git/' not found", "not_found"),
+    ("fatal: unable to access 'x': Failed to connect to x port 1: Connection refused", "network"),
+    ("error: something else", None),
+])
+def test_classify_remote_error(stderr, kind):
+    from ansible_collections.textbook.deploy.plugins.module_utils.git import classify_remote_error
+    assert classify_remote_error(stderr) == kind
 
 
 @pytest.mark.parametrize("stdout,stderr,ok_,race", [

@@ -1,0 +1,41 @@
+# -*- coding: utf-8 -*-
+# Copyright: textbook.deploy maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Options every Qdrant module of textbook.deploy shares (see plugins/module_utils/api_module.py)."""
+
+
+class ModuleDocFragment:
+    DOCUMENTATION = r"""
+options:
+  api_url:
+    description:
+      - Base URL of the Qdrant REST API, for example C(https://xyz.cloud.qdrant.io:6333).
+    type: str
+    default: http://localhost:6333
+  token:
+    description:
+      - Qdrant API key, sent in the C(api-key) header. A read-only key cannot make changes.
+      - When not set, the environment variable E(QDRANT_API_KEY) is used; a server without authentication needs none.
+      - The key is never logged nor put into a result or an error message.
+    type: str
+    aliases: [api_key]
+  validate_certs:
+    description:
+      - Verify the TLS certificate of O(api_url). Only disable it for a test server with a self-signed certificate.
+    type: bool
+    default: true
+  timeout:
+    description:
+      - Seconds to wait for each HTTP response before giving up on that attempt.
+    type: int
+    default: 30
+  retries:
+    description:
+      - How many times a request is retried after a server error (HTTP 5xx), a rate limit (HTTP 429) or, for
+        requests that are safe to repeat, a connection error or timeout. V(0) disables retries.
+    type: int
+    default: 5
+notes:
+  - The Qdrant options are shared with the other modules of the C(textbook.deploy.qdrant) action group, so they can
+    be set once with C(module_defaults) for C(group/textbook.deploy.qdrant).
+"""
