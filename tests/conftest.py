@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+# The Neon and Qdrant stand-ins' fixtures live beside this file, one module per service.
+pytest_plugins = ["fixtures_neon", "fixtures_qdrant"]
+
 ROOT = Path(__file__).resolve().parent.parent
 COLLECTIONS = ROOT / ".collections"
 LINK = COLLECTIONS / "ansible_collections" / "textbook" / "deploy"

@@ -1,0 +1,1 @@
+"""Session fixtures for the Neon stand-in and its PostgreSQL server (loaded by conftest.py)."""

@@ -1,0 +1,1 @@
+"""Session fixtures for the Qdrant stand-in (loaded by conftest.py)."""
