@@ -48,3 +48,18 @@ notes:
   - The Neon options are shared with the other modules of the C(textbook.deploy.neon) action group, so they can be
     set once with C(module_defaults) for C(group/textbook.deploy.neon).
 """
+
+    # Where a role, database or connection lives: extends_documentation_fragment: textbook.deploy.neon.scope
+    SCOPE = r"""
+options:
+  project:
+    description:
+      - The Neon project, by name or id. A name must be unique among the projects the API key can see.
+    type: str
+    required: true
+  branch:
+    description:
+      - The branch, by name or id (for example V(main), V(staging) or V(br-odd-sun-a5xyz)).
+      - When not set, the project's default branch.
+    type: str
+"""
