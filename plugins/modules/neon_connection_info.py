@@ -91,7 +91,7 @@ database:
   returned: success
   type: str
 options:
-  description: The URI's query parameters, for example C({"sslmode": "require"}).
+  description: The query parameters of the URI as a dict, for example C(sslmode) set to C(require).
   returned: success
   type: dict
 branch_id:
