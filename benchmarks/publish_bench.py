@@ -9,7 +9,7 @@ measured around the whole command; peak memory is the largest resident set of an
 pages_publish runs exactly as Ansible runs a module (python -m <module> <args.json>), without ansible-playbook's
 own start-up, which is the same for any module.
 
-    .venv/bin/python benchmarks/publish_bench.py [--files 10000 --megabytes 150] [--out docs/benchmarks.md]
+    .venv/bin/python benchmarks/publish_bench.py [--repeat 9] [--files 10000 --megabytes 150] [--skip-generated]
 """
 import argparse
 import base64
