@@ -1,0 +1,200 @@
+"""Check Neon API requests and responses against Neon's own OpenAPI description (the committed subset).
+
+The subset (openapi/public-v2-for-users.subset.json) is cut from npm @neondatabase/api-client 2.7.3 by
+extract_openapi.py. Adjustments made when it is loaded, all written down here:
+
+- Request bodies are closed (`additionalProperties: false` on every object that lists properties), so a misspelt
+  field (`{"role": {"nmae": "x"}}`) is rejected. Neon's own validator ignores unknown fields; a field Neon would
+  silently ignore is a client bug we want to see. To close a body without touching the shared components the
+  responses use, each request body schema is first inlined (its `$ref`s replaced by copies) and an `allOf` of
+  objects (POST /branches: BranchCreateRequest + AnnotationCreateValueRequest) is merged into one object -
+  closing each part of an allOf separately would make every body fail.
+- `nullable: true` next to an `enum` also allows null (strict OAS 3.0 tooling reads the enum as excluding it).
+- The description's security schemes are left in place; authentication (Bearer API key) is checked by the
+  stand-in before the contract, so openapi-core sees only authenticated requests.
+
+A request that breaks the description is answered 400 in Neon's error shape ({"code", "message"}), with a message
+modelled on Neon's validator ("request body has an error: ..."); a response that breaks it is a stand-in bug.
+"""
+import copy
+import functools
+import json
+import os
+from urllib.parse import parse_qsl, urlsplit
+
+from openapi_core import Config, OpenAPI
+from openapi_core.datatypes import RequestParameters
+from openapi_schema_validator import OAS30Validator
+from werkzeug.datastructures import Headers, ImmutableMultiDict
+
+from sandbox.github.contract import walk
+
+SPEC_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "openapi", "public-v2-for-users.subset.json")
+
+
+def _resolve(spec, node, depth=0):
+    """A copy of node with every local $ref replaced by (a copy of) its target."""
+    if depth > 40:
+        raise ValueError("$ref nesting too deep (a cycle?) in a request body schema")
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/"):
+            target = spec
+            for part in ref[2:].split("/"):
+                target = target[part]
+            merged = dict(target)
+            merged.update({k: v for k, v in node.items() if k != "$ref"})
+            return _resolve(spec, merged, depth + 1)
+        return {k: _resolve(spec, v, depth + 1) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_resolve(spec, v, depth + 1) for v in node]
+    return node
+
+
+def _merge_all_of(node):
+    """Fold `allOf: [objects...]` into one object schema (properties and required united), bottom up."""
+    if isinstance(node, list):
+        return [_merge_all_of(v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    node = {k: _merge_all_of(v) for k, v in node.items()}
+    parts = node.get("allOf")
+    if isinstance(parts, list) and all(isinstance(p, dict) and p.get("type", "object") == "object"
+                                       and "properties" in p for p in parts):
+        merged = {k: v for k, v in node.items() if k != "allOf"}
+        merged["type"] = "object"
+        merged.setdefault("properties", {})
+        required = list(merged.get("required", []))
+        for part in parts:
+            merged["properties"].update(part.get("properties", {}))
+            required += [r for r in part.get("required", []) if r not in required]
+        if required:
+            merged["required"] = required
+        return merged
+    return node
+
+
+def _adjust(spec):
+    for node in walk(spec):
+        if node.get("nullable") and isinstance(node.get("enum"), list) and None not in node["enum"]:
+            node["enum"] = node["enum"] + [None]
+    for item in spec["paths"].values():
+        for operation in item.values():
+            body = operation.get("requestBody", {}) if isinstance(operation, dict) else {}
+            for media in body.get("content", {}).values():
+                schema = _merge_all_of(_resolve(spec, media.get("schema")))
+                for node in walk(schema):
+                    if "properties" in node and "additionalProperties" not in node:
+                        node["additionalProperties"] = False
+                media["schema"] = schema
+    return spec
+
+
+@functools.lru_cache(maxsize=1)
+def load_spec():
+    with open(SPEC_FILE) as handle:
+        return _adjust(json.load(handle))
+
+
+@functools.lru_cache(maxsize=1)
+def _app():
+    # The subset is cut from a published description: skip the (slow) spec validation.
+    return OpenAPI.from_dict(load_spec(), config=Config(spec_validator_cls=None))
+
+
+def source():
+    """The npm package and version the subset was cut from."""
+    return load_spec()["info"]["x-extracted-from"]
+
+
+class ApiRequest:
+    """A REST request in the shape openapi-core reads (its Request protocol); path is relative to /api/v2."""
+
+    _server = urlsplit(load_spec()["servers"][0]["url"])  # https://console.neon.tech/api/v2
+    host_url = "%s://%s" % (_server.scheme, _server.netloc)
+    prefix = _server.path.rstrip("/")
+
+    def __init__(self, method, path, query="", headers=None, body=b"", content_type="application/json"):
+        self.method = method.lower()
+        self.api_path = path
+        self.path = self.prefix + path
+        self.body = body or None
+        self.content_type = content_type or "application/json"
+        self.parameters = RequestParameters(
+            query=ImmutableMultiDict(parse_qsl(query, keep_blank_values=True)),
+            header=Headers(headers or {}),
+            cookie=ImmutableMultiDict(),
+            path={},
+        )
+
+
+class ApiResponse:
+    """A REST response in the shape openapi-core reads (its Response protocol)."""
+
+    def __init__(self, status, headers, data):
+        self.status_code = status
+        self.headers = Headers(headers)
+        self.content_type = self.headers.get("Content-Type", "application/json")
+        self.data = data
+
+
+def _where(error):
+    """The deepest, most specific (path, message) of a jsonschema error (anyOf failures nest the useful one)."""
+    leaves = [error] + list(error.context or [])
+    leaf = max(leaves, key=lambda e: len(e.absolute_path))
+    return "/" + "/".join(str(part) for part in leaf.absolute_path), leaf.message
+
+
+def _details(error):
+    """(where, message) pairs explaining an openapi-core error."""
+    schema_errors = getattr(error.__cause__, "schema_errors", None)
+    if schema_errors:
+        return [_where(e) for e in schema_errors]
+    cause = error.__cause__
+    return [("", "%s%s" % (error, ": %s" % cause if cause else ""))]
+
+
+def _message(error, details):
+    kind = type(error).__name__
+    if "Body" in kind or "MediaType" in kind:
+        text = "; ".join('Error at "%s": %s' % d if d[0] else d[1] for d in details)
+        return "request body has an error: doesn't match schema: " + text
+    if getattr(error.__cause__, "schema_errors", None):
+        return "request has an error: %s: %s" % (error, "; ".join(m for _, m in details))
+    return "request has an error: " + "; ".join(m for _, m in details)
+
+
+def check_request(request):
+    """None when the request matches the description, else (status, Neon error body, violation text)."""
+    result = _app().unmarshal_request(request)
+    if not result.errors:
+        return None
+    messages = [_message(error, _details(error)) for error in result.errors]
+    message = "; ".join(messages)
+    return 400, {"code": "", "message": message}, message
+
+
+def check_response(request, pattern, response):
+    """A list of problems with a response (empty when it matches the description).
+
+    Neon's description documents success bodies and a `default` GeneralError, so every status is checked: an
+    error must have the GeneralError shape, and a success status the description lacks is a stand-in bug.
+    """
+    documented = load_spec()["paths"][pattern][request.method]["responses"]
+    status = str(response.status_code)
+    if status in documented or (response.status_code >= 400 and "default" in documented):
+        result = _app().unmarshal_response(request, response)
+        return ["%s%s" % (error, "".join(" | %s %s" % d for d in _details(error))) for error in result.errors]
+    if response.status_code < 400:
+        return ["status %d is not documented for %s %s" % (response.status_code, request.method.upper(), pattern)]
+    return error_problems(response.data)
+
+
+def error_problems(data):
+    """Problems with an error body that no operation documents (e.g. a 404 for an unknown path)."""
+    try:
+        body = json.loads(data or b"null")
+    except ValueError as exc:
+        return ["error body is not JSON: %s" % exc]
+    schema = load_spec()["components"]["schemas"]["GeneralError"]
+    return [e.message for e in OAS30Validator(schema).iter_errors(body)]
