@@ -3,8 +3,8 @@ import pytest
 
 
 @pytest.fixture(scope="session")
-def qdrant_server(tmp_path_factory):
-    """One running Qdrant stand-in (API key required) for the whole session."""
+def qdrant(tmp_path_factory):
+    """One running Qdrant stand-in (API key required: `qdrant.api_key`) for the whole session."""
     from sandbox.qdrant import QdrantStandIn
 
     server = QdrantStandIn(state_dir=str(tmp_path_factory.mktemp("qdrant")))
@@ -13,16 +13,20 @@ def qdrant_server(tmp_path_factory):
     server.stop()
 
 
-@pytest.fixture
-def qdrant(qdrant_server):
-    """The session's Qdrant stand-in, with no fault left over from an earlier test and an empty request log."""
-    qdrant_server.clear_faults()
-    qdrant_server.reset_log()
-    yield qdrant_server
-    qdrant_server.clear_faults()
+@pytest.fixture(autouse=True)
+def _qdrant_clean(request):
+    """Each test that uses `qdrant` starts with no pending fault and an empty request log."""
+    if "qdrant" not in request.fixturenames:
+        yield
+        return
+    server = request.getfixturevalue("qdrant")
+    server.clear_faults()
+    server.reset_log()
+    yield
+    server.clear_faults()
 
 
 @pytest.fixture
 def qdrant_args(qdrant):
-    """The connection options every Qdrant module takes, pointing at the stand-in."""
+    """The connection options every Qdrant module takes, pointing at the stand-in (fast retries)."""
     return dict(api_url=qdrant.url, api_key=qdrant.api_key, retries=3)
