@@ -1,8 +1,9 @@
 """`python -m sandbox up|down|status|urls`: the stand-ins as a background process for playbooks and `make demo`.
 
-`up` starts a fresh GitHub stand-in (repository textbook/textbook, default branch main, and a token with scope
-repo), detaches it, writes <state-dir>/sandbox.json and returns once it answers; it does nothing if the sandbox
-already runs. `down` stops it (and succeeds if nothing runs). `serve` is the detached process itself.
+`up` starts fresh stand-ins in one detached process: GitHub (repository textbook/textbook, default branch main, a
+token with scope repo), Neon (with its PostgreSQL servers) and Qdrant; writes <state-dir>/sandbox.json and returns
+once they answer; it does nothing if the sandbox already runs. `down` stops them (and succeeds if nothing runs),
+PostgreSQL servers included. `serve` is the detached process itself.
 """
 import argparse
 import json
@@ -18,6 +19,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 STATE_FILE = "sandbox.json"
+SERVICES = ("github", "neon", "qdrant")
+SECRET_KEYS = ("token", "api_key")
 NOT_RUNNING = 3  # the exit status `status` uses when nothing runs, as init scripts do
 
 
@@ -70,12 +73,14 @@ def up(args):
     state_dir = Path(args.state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)
     state_path(state_dir).unlink(missing_ok=True)
-    shutil.rmtree(state_dir / "github", ignore_errors=True)  # every `up` starts from a fresh GitHub
+    for service in SERVICES:  # every `up` starts from fresh services
+        shutil.rmtree(state_dir / service, ignore_errors=True)
     log_path = state_dir / "sandbox.log"
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "sandbox", "serve", "--state-dir", str(state_dir.resolve()),
-             "--port", str(args.port), "--pages-port", str(args.pages_port)],
+             "--port", str(args.port), "--pages-port", str(args.pages_port), "--neon-port", str(args.neon_port),
+             "--qdrant-port", str(args.qdrant_port)],
             cwd=str(ROOT), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + args.timeout
     while time.monotonic() < deadline:
@@ -96,7 +101,7 @@ def down(args):
     pid = state["github"]["pid"] if state else None
     if pid and is_ours(pid):
         os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 30
         while is_ours(pid) and time.monotonic() < deadline:
             time.sleep(0.05)
         if is_ours(pid):
@@ -104,8 +109,20 @@ def down(args):
         print("sandbox stopped")
     else:
         print("sandbox not running")
+    stop_leftover_postgres(Path(args.state_dir) / "neon")
     state_path(args.state_dir).unlink(missing_ok=True)
     return 0
+
+
+def stop_leftover_postgres(neon_dir):
+    """Stop any PostgreSQL server of the Neon stand-in still running (its serve process was killed)."""
+    for pid_file in neon_dir.glob("**/postmaster.pid"):
+        try:
+            pid = int(pid_file.read_text().split()[0])
+            if b"postgres" in Path("/proc/%d/cmdline" % pid).read_bytes():
+                os.kill(pid, signal.SIGQUIT)  # immediate shutdown: the sandbox's data is thrown away anyway
+        except (OSError, ValueError, IndexError):
+            continue
 
 
 def status(args):
@@ -113,9 +130,11 @@ def status(args):
     if not state:
         print("sandbox not running")
         return NOT_RUNNING
-    hidden = "<%d characters, in %s>" % (len(state["github"]["token"]), state_path(args.state_dir))
-    shown = dict(state["github"], token=hidden)  # status output ends up in logs; the token must not
-    print(json.dumps({"github": shown}, indent=2))
+    # status output ends up in logs; the tokens and keys must not
+    shown = {service: {key: "<%d characters, in %s>" % (len(value), state_path(args.state_dir))
+                       if key in SECRET_KEYS else value for key, value in state[service].items()}
+             for service in SERVICES}
+    print(json.dumps(shown, indent=2))
     return 0
 
 
@@ -134,24 +153,40 @@ def print_urls(state):
     print("git:           %s/textbook/textbook.git" % github["git_base"])
     print("Pages:         %s" % github["pages_base"])
     print("Textbook site: %stextbook/textbook/" % github["pages_base"])
+    print("Neon API:      %s" % state["neon"]["api_url"])
+    print("Qdrant:        %s" % state["qdrant"]["url"])
 
 
 def serve(args):
     from sandbox.github import GitHubStandIn
+    from sandbox.neon import NeonStandIn
+    from sandbox.qdrant import QdrantStandIn
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     github = GitHubStandIn(os.path.join(args.state_dir, "github"), port=args.port, pages_port=args.pages_port)
-    github.start()
-    github.create_repo("textbook", "textbook", default_branch="main")
-    write_state(args.state_dir, {"github": {
-        "api_url": github.api_url, "git_base": github.base_url, "pages_base": github.pages_base,
-        "token": github.token, "pid": os.getpid(), "admin_url": github.admin_url}})
-    print("serving: %s, pages %s" % (github.api_url, github.pages_base), flush=True)
-    while not stop.wait(1):
-        pass
-    github.stop()
+    neon = NeonStandIn(os.path.join(args.state_dir, "neon"), port=args.neon_port)
+    qdrant = QdrantStandIn(os.path.join(args.state_dir, "qdrant"), port=args.qdrant_port)
+    started = []
+    try:
+        for service in (github, neon, qdrant):
+            service.start()
+            started.append(service)
+        github.create_repo("textbook", "textbook", default_branch="main")
+        write_state(args.state_dir, {
+            "github": {"api_url": github.api_url, "git_base": github.base_url, "pages_base": github.pages_base,
+                       "token": github.token, "pid": os.getpid(), "admin_url": github.admin_url},
+            "neon": {"api_url": neon.api_url, "api_key": neon.api_key},
+            "qdrant": {"url": qdrant.url, "api_key": qdrant.api_key},
+        })
+        print("serving: %s, pages %s, neon %s, qdrant %s" % (github.api_url, github.pages_base, neon.api_url,
+                                                             qdrant.url), flush=True)
+        while not stop.wait(1):
+            pass
+    finally:
+        for service in reversed(started):  # Neon's PostgreSQL servers must not outlive the sandbox
+            service.stop()
     return 0
 
 
@@ -178,7 +213,9 @@ def main(argv=None):
         if name in ("up", "serve"):
             command.add_argument("--port", type=int, default=8480, help="REST API, git and admin (0: any free port)")
             command.add_argument("--pages-port", type=int, default=8481, help="the Pages host (0: any free port)")
+            command.add_argument("--neon-port", type=int, default=8482, help="the Neon API (0: any free port)")
+            command.add_argument("--qdrant-port", type=int, default=8483, help="the Qdrant API (0: any free port)")
         if name == "up":
-            command.add_argument("--timeout", type=float, default=20, help="seconds to wait for it to answer")
+            command.add_argument("--timeout", type=float, default=60, help="seconds to wait for it to answer")
     args = parser.parse_args(argv)
     return args.func(args)
