@@ -518,9 +518,10 @@ def test_up_down_round_trip(tmp_path):
     state_dir = str(tmp_path / "state")
     opts = ["--state-dir", state_dir]
     try:
-        up = sandbox_cli("up", *opts, "--port", "0", "--pages-port", "0")
+        up = sandbox_cli("up", *opts, "--port", "0", "--pages-port", "0", "--neon-port", "0", "--qdrant-port", "0")
         assert up.returncode == 0, up.stderr
-        state = json.loads((tmp_path / "state" / "sandbox.json").read_text())["github"]
+        services = json.loads((tmp_path / "state" / "sandbox.json").read_text())
+        state = services["github"]
         assert set(state) == {"api_url", "git_base", "pages_base", "token", "pid", "admin_url"}
         status, _, repo = send("GET", state["api_url"] + "/repos/textbook/textbook",
                                headers={"Authorization": "Bearer " + state["token"]})
@@ -530,6 +531,14 @@ def test_up_down_round_trip(tmp_path):
         assert json.loads((tmp_path / "state" / "sandbox.json").read_text())["github"]["pid"] == state["pid"]
         status = sandbox_cli("status", *opts)
         assert status.returncode == 0 and state["token"] not in status.stdout
+        for service in ("neon", "qdrant"):
+            assert services[service]["api_key"] not in status.stdout
+        status, _, projects = send("GET", services["neon"]["api_url"] + "/projects",
+                                   headers={"Authorization": "Bearer " + services["neon"]["api_key"]})
+        assert status == 200 and json.loads(projects)["projects"] == []
+        status, _, body = send("GET", services["qdrant"]["url"] + "/collections",
+                               headers={"api-key": services["qdrant"]["api_key"]})
+        assert status == 200 and json.loads(body)["result"]["collections"] == []
     finally:
         down = sandbox_cli("down", *opts)
     assert down.returncode == 0
@@ -537,3 +546,5 @@ def test_up_down_round_trip(tmp_path):
              b"zombie" in Path("/proc/%d/status" % state["pid"]).read_bytes().lower(), timeout=5)
     assert sandbox_cli("status", *opts).returncode == 3
     assert sandbox_cli("down", *opts).returncode == 0
+    leftovers = subprocess.run(["pgrep", "-f", state_dir], capture_output=True, text=True).stdout
+    assert leftovers == ""  # no PostgreSQL server of the Neon stand-in outlives the sandbox
