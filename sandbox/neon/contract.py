@@ -196,5 +196,6 @@ def error_problems(data):
         body = json.loads(data or b"null")
     except ValueError as exc:
         return ["error body is not JSON: %s" % exc]
-    schema = load_spec()["components"]["schemas"]["GeneralError"]
+    spec = load_spec()
+    schema = _resolve(spec, spec["components"]["schemas"]["GeneralError"])
     return [e.message for e in OAS30Validator(schema).iter_errors(body)]
