@@ -587,11 +587,11 @@ class Api:
         role = Role(branch.id, role_name, objects.password())
         database = Database(self.app.next_db_id(), branch.id, database_name, role_name)
         try:
+            endpoint = self.new_endpoint(project, branch, {"type": "read_write"})  # starts the compute
             self.run_sql(project, branch, self._create_role_sql(role) + [
                 "CREATE DATABASE %s OWNER %s" % (quote_ident(database_name), quote_ident(role_name))])
             branch.roles[role.name] = role
             branch.databases[database.name] = database
-            endpoint = self.new_endpoint(project, branch, {"type": "read_write"})
         except BaseException:
             self.app.pg.remove(cluster)
             raise
