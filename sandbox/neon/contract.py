@@ -16,7 +16,6 @@ extract_openapi.py. Adjustments made when it is loaded, all written down here:
 A request that breaks the description is answered 400 in Neon's error shape ({"code", "message"}), with a message
 modelled on Neon's validator ("request body has an error: ..."); a response that breaks it is a stand-in bug.
 """
-import copy
 import functools
 import json
 import os

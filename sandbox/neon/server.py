@@ -5,19 +5,20 @@ Handlers run under one lock (state and SQL are serialised, which a stand-in can 
 operations only *report* it, running for `op_delay` seconds, as Neon's do.
 """
 import json
+import os
 import re
 import secrets
 import threading
 import time
 import uuid
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from sandbox.github.web import Handler, Server
 
 from . import contract, objects
 from .faults import HTTP_KINDS, OPERATION_KINDS, Faults
 from .objects import Branch, Database, Endpoint, Operation, Project, Role
-from .postgres import PgError, PgHost, quote_ident, quote_literal
+from .postgres import PgError, PgHost, free_port, quote_ident, quote_literal
 
 PREFIX = "/api/v2"
 NAME_MAX = 63  # bytes: PostgreSQL's NAMEDATALEN - 1, Neon's limit for role and database names
@@ -133,8 +134,6 @@ class RequestContext:
 
 class NeonStandIn:
     def __init__(self, state_dir, host="127.0.0.1", port=0, api_key=None, op_delay=0.2, public_host="127.0.0.1"):
-        import os
-
         self.state_dir = os.path.abspath(state_dir)
         os.makedirs(self.state_dir, exist_ok=True)
         self.bind_host, self.port = host, port
@@ -417,8 +416,6 @@ class Api:
         return endpoint.json(self.app.public_host)
 
     def uri(self, role, database, endpoint):
-        from urllib.parse import quote
-
         port = endpoint.port if endpoint else 5432
         return "postgresql://%s:%s@%s:%d/%s" % (quote(role.name, safe=""), quote(role.password or "", safe=""),
                                                 self.app.public_host, port, quote(database, safe=""))
@@ -491,8 +488,6 @@ class Api:
                             settings=options.get("settings") or {}, disabled=options.get("disabled", False),
                             passwordless_access=options.get("passwordless_access", False), name=options.get("name"))
         if etype == "read_write":
-            from .postgres import free_port
-
             endpoint.port = free_port(self.app.public_host)
             project.endpoints[endpoint.id] = endpoint
             try:
@@ -509,8 +504,6 @@ class Api:
                 if not endpoint.disabled:
                     endpoint.port = standby.start(listen=True)
                 else:
-                    from .postgres import free_port
-
                     endpoint.port = free_port(self.app.public_host)
             except PgError:
                 del project.endpoints[endpoint.id]
