@@ -14,6 +14,7 @@
   0700 tmp tree, may not be reachable by that user); it is removed by `PgHost.close()`.
 - Durability is off (fsync, synchronous_commit, full_page_writes): these clusters are throwaway.
 """
+import atexit
 import os
 import pwd
 import shutil
@@ -123,6 +124,7 @@ class PgHost:
         self.sockdir = os.path.join(self.root, "s")
         self._mkdir(self.sockdir)
         self.template = None
+        atexit.register(self.close)  # an interpreter that exits without stop() still stops its postmasters
 
     # --- running programs ----------------------------------------------------------------------------------
 
@@ -205,7 +207,11 @@ class PgHost:
         shutil.rmtree(cluster.data, ignore_errors=True)
 
     def close(self):
-        """Stop every postmaster we started and remove what we made outside the state directory."""
+        """Stop every postmaster we started and remove what we made outside the state directory.
+
+        pg_ctl detaches the postmasters: a process killed with SIGKILL leaves them running (find them by the
+        path in <state_dir>/pg-root)."""
+        atexit.unregister(self.close)
         with self._lock:
             clusters = list(self.clusters.values())
             if self.template:
