@@ -52,22 +52,13 @@ class Qdrant:
         try:
             response = self.client.request(method, path, body=body, missing_ok=missing_ok, retry_post=change)
         except ApiError as err:
-            self.module.fail_api(self.with_qdrant_message(err), msg="Could not %s" % doing, changed=self.changed)
+            self.module.fail_api(err, msg="Could not %s" % doing, changed=self.changed)
         if change:
             self.changed = True
         if response is None:
             return None
         data = response.data
         return data.get("result") if isinstance(data, dict) else data
-
-    def with_qdrant_message(self, err):
-        """The error with Qdrant's own text (``{"status": {"error": ..}}``, which rest.api_message does not read)."""
-        data = err.response.data if err.response is not None else None
-        status = data.get("status") if isinstance(data, dict) else None
-        if err.api_message or not isinstance(status, dict) or not status.get("error"):
-            return err
-        return ApiError(err.status, self.client._scrub(str(status["error"])), err.method, err.path, hint=err.hint,
-                        response=err.response, attempts=err.attempts, reason=err.reason)
 
     @staticmethod
     def path(*parts):

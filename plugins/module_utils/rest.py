@@ -44,7 +44,8 @@ def api_message(data):
     """The API's own error text from a decoded body, whatever the API's convention.
 
     Understands ``message`` (GitHub, plus its ``errors[]`` details), ``error`` (string or ``{message: ..}``),
-    ``error.message`` and ``detail`` (string or a FastAPI-style list of ``{loc, msg}``).
+    ``error.message``, ``detail`` (string or a FastAPI-style list of ``{loc, msg}``) and Qdrant's
+    ``{"status": {"error": ..}}``.
     """
     if data is None:
         return ""
@@ -59,6 +60,9 @@ def api_message(data):
 
     if data.get("loc") and data.get("msg"):  # one FastAPI/pydantic validation entry
         return "%s: %s" % (".".join(str(part) for part in data["loc"]), data["msg"])
+
+    if isinstance(data.get("status"), dict) and data["status"].get("error"):  # Qdrant's envelope
+        return str(data["status"]["error"])
 
     message = ""
     for key in ("message", "error", "detail", "msg", "error_description"):

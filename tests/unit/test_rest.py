@@ -335,6 +335,9 @@ def test_retry_after_http_date_and_ratelimit_reset():
     ({"error": {"message": "quota exceeded", "code": 7}}, "quota exceeded"),
     ({"detail": "Not authenticated"}, "Not authenticated"),
     ({"detail": [{"loc": ["body", "name"], "msg": "field required"}]}, "body.name: field required"),
+    ({"status": {"error": "Not found: Collection `x` doesn't exist!"}, "time": 0.001},
+     "Not found: Collection `x` doesn't exist!"),
+    ({"code": "", "message": "role 'x' already exists", "request_id": "r-1"}, "role 'x' already exists"),
     ("<html>Bad gateway</html>", "<html>Bad gateway</html>"),
     (None, ""),
 ])
