@@ -2,6 +2,7 @@
 re-run with only GET requests, check mode, the schema applied for real, an edited migration refused, a reindex
 through an alias switch, and no secret in the output at -vvv.
 """
+import json
 import re
 import shutil
 import uuid
@@ -67,11 +68,34 @@ def writes(service):
     return [(r["method"], r["path"]) for r in service.requests() if r["method"] != "GET"]
 
 
-def test_first_run_provisions_everything_and_the_rerun_only_reads(neon, qdrant, environment):
-    first = provision(environment)
+HANDOVER = """
+- name: Provision
+  ansible.builtin.import_playbook: {playbook}
+- name: What the backend receives
+  hosts: data
+  gather_facts: false
+  tasks:
+    - name: Write the facts the data role set
+      ansible.builtin.copy:
+        content: "{{{{ {{'url': data_database_url, 'aliases': data_qdrant_aliases}} | to_json }}}}"
+        dest: "{dest}"
+        mode: "0600"
+      no_log: true
+"""
+
+
+def test_first_run_provisions_everything_and_the_rerun_only_reads(neon, qdrant, environment, tmp_path):
+    handover = tmp_path / "handover.yml"
+    handover.write_text(HANDOVER.format(playbook=PLAYBOOK, dest=tmp_path / "facts.json"))
+    first = run_playbook(handover, inventory=INVENTORY, extra_vars={
+        key: value for key, value in environment.items() if key not in ("prefix", "migrations")})
     assert first.returncode == 0, first.stdout[-4000:]
     assert recap(first.stdout)["changed"] > 0
     uri, dummy = database_uri(neon, environment)
+    facts = json.loads((tmp_path / "facts.json").read_text())
+    assert facts["url"] == uri
+    assert facts["aliases"] == {"passages": environment["prefix"] + "passages",
+                                "glossary": environment["prefix"] + "glossary"}
     with psycopg.connect(uri) as conn:
         applied = [row[0] for row in conn.execute("select version from schema_migrations order by version")]
         assert applied == ["0001_questions", "0002_question_search", "0003_feedback"]
