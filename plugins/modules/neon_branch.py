@@ -68,10 +68,18 @@ options:
 attributes:
   check_mode:
     support: full
+    description: Reports what would be created or changed, sending only C(GET) requests.
   diff_mode:
     support: full
+    description: Returns the branch and its read-write endpoint before and after.
   idempotent:
     support: full
+    description: A second run with the same options reports no change and sends only C(GET) requests.
+  action_group:
+    support: full
+    membership:
+      - textbook.deploy.neon
+    description: Use C(group/textbook.deploy.neon) in C(module_defaults) to set the API options once.
 seealso:
   - module: textbook.deploy.neon_project
   - module: textbook.deploy.neon_role
@@ -211,8 +219,8 @@ def absent(module, project, branches):
                              % (branch["name"], project["name"]))
     if not module.check_mode:
         path = "/projects/%s/branches/%s" % (project["id"], branch["id"])
-        module.change(project["id"], "DELETE", path, "Deleting branch %s of project %s" % (branch["name"],
-                                                                                            project["name"]))
+        what = "Deleting branch %s of project %s" % (branch["name"], project["name"])
+        module.change(project["id"], "DELETE", path, what)
     return True, {"branch": branch}, {}
 
 

@@ -37,13 +37,21 @@ options:
 attributes:
   action:
     support: full
+    description: An action plugin runs the module and censors its result in every output.
   check_mode:
     support: full
-    details: The module only reads, in check mode too.
+    description: The module only reads, in check mode too.
   diff_mode:
     support: none
+    description: Nothing changes, so there is no diff.
   idempotent:
     support: full
+    description: The module only reads.
+  action_group:
+    support: full
+    membership:
+      - textbook.deploy.neon
+    description: Use C(group/textbook.deploy.neon) in C(module_defaults) to set the API options once.
 seealso:
   - module: textbook.deploy.neon_role
   - module: textbook.deploy.neon_database

@@ -37,10 +37,18 @@ options:
 attributes:
   check_mode:
     support: full
+    description: Reports what would be created, re-owned or deleted, sending only C(GET) requests.
   diff_mode:
     support: full
+    description: Returns the database before and after.
   idempotent:
     support: full
+    description: A second run with the same options reports no change and sends only C(GET) requests.
+  action_group:
+    support: full
+    membership:
+      - textbook.deploy.neon
+    description: Use C(group/textbook.deploy.neon) in C(module_defaults) to set the API options once.
 seealso:
   - module: textbook.deploy.neon_role
   - module: textbook.deploy.neon_connection_info

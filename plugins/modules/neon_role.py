@@ -47,11 +47,19 @@ options:
 attributes:
   check_mode:
     support: full
+    description: Reports what would be created, reset or deleted, sending only C(GET) requests.
   diff_mode:
     support: full
+    description: Returns the role (never its password) before and after.
   idempotent:
     support: full
-    details: Unless O(reset_password=true), which rotates the password on every run.
+    description: A second run with the same options reports no change and sends only C(GET) requests, unless
+      O(reset_password=true), which rotates the password on every run.
+  action_group:
+    support: full
+    membership:
+      - textbook.deploy.neon
+    description: Use C(group/textbook.deploy.neon) in C(module_defaults) to set the API options once.
 notes:
   - Required permissions are those of a Neon API key that can manage the project.
 seealso:

@@ -90,7 +90,7 @@ options:
       - V(true) makes the branch head the parent of the new commit.
       - V(false) publishes an orphan commit (the branch then has one commit).
       - Either way the push is C(--force-with-lease=<branch>:<the head the commit was made on>), so a push made in
-        between is never lost: the run fetches it and commits on top of it again (O(push_retries)).
+        between is never lost; the run fetches it and commits on top of it again (O(push_retries)).
     type: bool
     default: true
   forbidden_values:

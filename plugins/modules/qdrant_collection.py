@@ -13,7 +13,7 @@ description:
     C(PATCH /collections/{name})), creates or deletes payload indexes, or deletes the collection.
   - Settings left unset are not compared and not changed.
   - "Changes Qdrant can only make by building a new collection are refused, never ignored: a different vector
-    O(vectors.size) or O(vectors.distance), a single unnamed vector turned into named vectors or back, a named
+    C(size) or C(distance) of O(vectors), a single unnamed vector turned into named vectors or back, a named
     vector added or removed. The module fails before changing anything and names each difference. Build a new
     collection (for example C(docs_v2)), fill it, and move an alias to it with M(textbook.deploy.qdrant_alias)
     (no downtime), or delete the collection with O(state=absent) first and create it again (its points are lost)."
