@@ -21,9 +21,10 @@ from ansible_collections.textbook.deploy.plugins.module_utils.api_module import 
 NAME_RE = re.compile(r"^[^/\\:*?\"<>|\x00-\x1f]{1,255}$")
 
 
-def qdrant_module(argument_spec):
+def qdrant_module(argument_spec, **kwargs):
     """An ApiModule with the shared Qdrant options (api_url, token/api_key, validate_certs, timeout, retries)."""
-    return ApiModule(argument_spec=argument_spec, api_defaults=QDRANT_API_DEFAULTS, supports_check_mode=True)
+    return ApiModule(argument_spec=argument_spec, api_defaults=QDRANT_API_DEFAULTS, supports_check_mode=True,
+                     **kwargs)
 
 
 def name_error(option, value):

@@ -13,6 +13,8 @@ description:
     together, so searches through the alias go to the old collection until the switch and to the new one after it.
     This is the last step of a zero-downtime reindex (build a new collection, fill it, then move the alias).
   - The target collection must exist; the module checks it before changing anything.
+  - O(aliases) moves several aliases in that same one request, so an environment switches all its collections at
+    once (and a run with nothing to move costs two C(GET) requests, whatever the number of aliases).
 author:
   - textbook.deploy maintainers (!UNKNOWN)
 extends_documentation_fragment:
@@ -22,8 +24,8 @@ options:
     description:
       - The alias, for example V(docs).
       - It cannot be the name of an existing collection.
+      - Give either O(name) (with O(collection)) or O(aliases).
     type: str
-    required: true
   collection:
     description:
       - The collection the alias points at. Required with O(state=present).
@@ -31,10 +33,15 @@ options:
   state:
     description:
       - V(present) makes the alias point at O(collection), creating or moving it.
-      - V(absent) deletes the alias (the collection is left as it is).
+      - V(absent) deletes the alias (the collection is left as it is); with O(aliases), each alias named.
     type: str
     choices: [present, absent]
     default: present
+  aliases:
+    description:
+      - Several aliases at once, each alias name mapped to the collection it points at; all that differ are moved
+        in one atomic request.
+    type: dict
 attributes:
   check_mode:
     support: full
@@ -81,6 +88,12 @@ EXAMPLES = r"""
       ansible.builtin.debug:
         msg: "textbook moved from {{ switch.previous_collection }} to {{ switch.collection }}"
 
+- name: Switch every alias of the staging environment in one atomic request
+  textbook.deploy.qdrant_alias:
+    aliases:
+      staging_passages: staging_passages_v2
+      staging_glossary: staging_glossary_v1
+
 - name: Remove an alias
   textbook.deploy.qdrant_alias:
     name: textbook_staging
@@ -90,47 +103,65 @@ EXAMPLES = r"""
 RETURN = r"""
 alias:
   description: The alias.
-  returned: always
+  returned: when O(name) is given
   type: str
   sample: textbook
 collection:
   description: The collection the alias points at after the task (in check mode, would point at). Null when absent.
-  returned: always
+  returned: when O(name) is given
   type: str
   sample: textbook_v2
 previous_collection:
   description: The collection the alias pointed at before the task. Null when the alias did not exist.
-  returned: always
+  returned: when O(name) is given
   type: str
   sample: textbook_v1
+aliases:
+  description: Each alias named and the collection it points at after the task (null when absent).
+  returned: always
+  type: dict
+  sample: {"staging_passages": "staging_passages_v2"}
+previous_aliases:
+  description: Each alias named and the collection it pointed at before the task (null when it did not exist).
+  returned: always
+  type: dict
+  sample: {"staging_passages": "staging_passages_v1"}
 """
 
 from ansible_collections.textbook.deploy.plugins.module_utils.qdrant import Qdrant, name_error, qdrant_module
 
 
-def check_options(module):
-    """Fail before any request on options that cannot work."""
+def wanted_aliases(module):
+    """{alias: collection it must point at, or None to delete it}; fails before any request on bad options."""
     params = module.params
-    error = name_error("name", params["name"])
-    if not error and params["state"] == "present":
-        if not params["collection"]:
-            error = "collection is required with state=present: name the collection the alias points at."
-        else:
-            error = name_error("collection", params["collection"])
-    if error:
-        module.fail_json(msg=error)
+    present = params["state"] == "present"
+    if params["aliases"] is not None:
+        wanted = dict((alias, target if present else None) for alias, target in params["aliases"].items())
+        if not wanted:
+            module.fail_json(msg="aliases is empty: map each alias to the collection it points at.")
+    else:
+        if present and not params["collection"]:
+            module.fail_json(msg="collection is required with state=present: name the collection the alias points at.")
+        wanted = {params["name"]: params["collection"] if present else None}
+    for alias, target in wanted.items():
+        error = name_error("name" if params["aliases"] is None else "aliases", alias) or (
+            target is not None and name_error("collection", target))
+        if error:
+            module.fail_json(msg=error)
+    return wanted
 
 
-def check_target(module, qdrant, alias, collection):
-    """The alias can point at collection: it exists, and no collection is called like the alias."""
+def check_targets(module, qdrant, moves):
+    """Every alias can point at its collection: it exists, and no collection is called like the alias."""
     names = qdrant.collection_names()
-    if collection not in names:
-        module.fail_json(msg="Collection %s does not exist, so alias %s cannot point at it: create it first (for "
-                             "example with textbook.deploy.qdrant_collection) or fix the option collection."
-                             % (collection, alias))
-    if alias in names:
-        module.fail_json(msg="%s is the name of a collection, so it cannot also be an alias: choose another name "
-                             "for the option name." % alias)
+    for alias, collection in sorted(moves.items()):
+        if collection is not None and collection not in names:
+            module.fail_json(msg="Collection %s does not exist, so alias %s cannot point at it: create it first (for "
+                                 "example with textbook.deploy.qdrant_collection) or fix the option collection."
+                                 % (collection, alias))
+        if collection is not None and alias in names:
+            module.fail_json(msg="%s is the name of a collection, so it cannot also be an alias: choose another name "
+                                 "for the option name." % alias)
 
 
 def actions(alias, previous, collection):
@@ -144,25 +175,31 @@ def actions(alias, previous, collection):
 
 
 def main():
-    module = qdrant_module(dict(
-        name=dict(type="str", required=True),
-        collection=dict(type="str"),
-        state=dict(type="str", choices=["present", "absent"], default="present"),
-    ))
-    check_options(module)
-    alias = module.params["name"]
-    wanted = module.params["collection"] if module.params["state"] == "present" else None
-
+    module = qdrant_module(
+        dict(
+            name=dict(type="str"),
+            collection=dict(type="str"),
+            state=dict(type="str", choices=["present", "absent"], default="present"),
+            aliases=dict(type="dict"),
+        ),
+        required_one_of=[("name", "aliases")],
+        mutually_exclusive=[("name", "aliases"), ("collection", "aliases")],
+    )
+    wanted = wanted_aliases(module)
     qdrant = Qdrant(module)
-    previous = qdrant.aliases().get(alias)
-    changed = previous != wanted
-    if changed and wanted is not None:
-        check_target(module, qdrant, alias, wanted)
-    if changed and not module.check_mode:
-        qdrant.change_aliases(actions(alias, previous, wanted), "point alias %s at %s" % (alias, wanted)
-                              if wanted else "delete alias %s" % alias)
-    module.exit_resource(changed, dict(alias=alias, collection=previous), dict(alias=alias, collection=wanted),
-                         alias=alias, collection=wanted, previous_collection=previous)
+    current = qdrant.aliases()
+    previous = dict((alias, current.get(alias)) for alias in wanted)
+    moves = dict((alias, target) for alias, target in wanted.items() if previous[alias] != target)
+    if moves:
+        check_targets(module, qdrant, moves)
+    if moves and not module.check_mode:
+        steps = [step for alias in sorted(moves) for step in actions(alias, previous[alias], moves[alias])]
+        qdrant.change_aliases(steps, "move the aliases %s" % ", ".join(sorted(moves)))
+    result = dict(aliases=wanted, previous_aliases=previous)
+    if module.params["name"] is not None:
+        alias = module.params["name"]
+        result.update(alias=alias, collection=wanted[alias], previous_collection=previous[alias])
+    module.exit_resource(bool(moves), previous, wanted, **result)
 
 
 if __name__ == "__main__":

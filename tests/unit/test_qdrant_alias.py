@@ -46,8 +46,8 @@ def test_create_then_nothing_to_do(qdrant, qdrant_args, collections, alias):
     result = run_module(MODULE, dict(qdrant_args, name=alias, collection=collections[0]), diff=True)
     assert result["changed"] is True, result
     assert (result["previous_collection"], result["collection"]) == (None, collections[0])
-    assert result["diff"] == {"before": {"alias": alias, "collection": None},
-                              "after": {"alias": alias, "collection": collections[0]}}
+    assert result["diff"] == {"before": {alias: None},
+                              "after": {alias: collections[0]}}
     assert writes(qdrant) == [("POST", "/collections/aliases")]
     assert target_of(qdrant, alias) == collections[0]
     qdrant.reset_log()
@@ -62,8 +62,8 @@ def test_switch_is_one_request(qdrant, qdrant_args, collections, alias):
     result = run_module(MODULE, dict(qdrant_args, name=alias, collection=collections[1]), diff=True)
     assert result["changed"] is True
     assert (result["previous_collection"], result["collection"]) == tuple(collections)
-    assert result["diff"]["before"]["collection"] == collections[0]
-    assert result["diff"]["after"]["collection"] == collections[1]
+    assert result["diff"]["before"] == {alias: collections[0]}
+    assert result["diff"]["after"] == {alias: collections[1]}
     assert writes(qdrant) == [("POST", "/collections/aliases")]  # delete_alias + create_alias together
     assert target_of(qdrant, alias) == collections[1]
     assert qdrant.violations() == [] or all(v["path"] != "/collections/aliases" for v in qdrant.violations())
@@ -134,3 +134,26 @@ def test_api_key_never_in_output(qdrant, qdrant_args, collections, alias):
     assert wrong not in result["_stdout"] + result["_stderr"]
     good = run_module(MODULE, dict(qdrant_args, name=alias, collection=collections[0]), diff=True)
     assert good["changed"] is True and qdrant.api_key not in good["_stdout"] + good["_stderr"]
+
+
+def test_several_aliases_move_in_one_atomic_request(qdrant, qdrant_args, collections):
+    first, second = "multi_a_%s" % uuid.uuid4().hex[:6], "multi_b_%s" % uuid.uuid4().hex[:6]
+    run_module(MODULE, dict(qdrant_args, name=first, collection=collections[0]))
+    qdrant.reset_log()
+    wanted = {first: collections[1], second: collections[0]}
+    result = run_module(MODULE, dict(qdrant_args, aliases=wanted), diff=True)
+    assert result["changed"] is True and result["aliases"] == wanted
+    assert result["previous_aliases"] == {first: collections[0], second: None}
+    assert writes(qdrant) == [("POST", "/collections/aliases")]
+    assert (target_of(qdrant, first), target_of(qdrant, second)) == (collections[1], collections[0])
+    qdrant.reset_log()
+    assert run_module(MODULE, dict(qdrant_args, aliases=wanted))["changed"] is False
+    assert writes(qdrant) == []
+
+
+def test_several_aliases_with_a_missing_collection_change_none(qdrant, qdrant_args, collections):
+    first, second = "multi_c_%s" % uuid.uuid4().hex[:6], "multi_d_%s" % uuid.uuid4().hex[:6]
+    qdrant.reset_log()
+    result = run_module(MODULE, dict(qdrant_args, aliases={first: collections[0], second: "no_such_collection"}))
+    assert result.get("failed") and "no_such_collection does not exist" in result["msg"]
+    assert writes(qdrant) == [] and target_of(qdrant, first) is None
