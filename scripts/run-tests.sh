@@ -20,4 +20,5 @@ bash scripts/sanity.sh
 step "molecule"
 molecule test --all
 step "pytest: unit, sandbox, integration"
-pytest -q -p no:cacheprovider tests
+# two workers (this machine has 2 cores); a file stays on one worker, so its fixtures and order hold
+pytest -q -p no:cacheprovider -n 2 --dist loadfile tests
