@@ -21,16 +21,6 @@ options:
       - When not set, the environment variables E(GITHUB_TOKEN) and then E(GH_TOKEN) are used.
       - The token is never logged nor put into a result or an error message.
     type: str
-  validate_certs:
-    description:
-      - Verify the TLS certificate of O(api_url). Only disable it for a test server with a self-signed certificate.
-    type: bool
-    default: true
-  timeout:
-    description:
-      - Seconds to wait for each HTTP response before giving up on that attempt.
-    type: int
-    default: 30
   retries:
     description:
       - How many times a request is retried after a server error (HTTP 5xx), a rate limit (HTTP 429 or GitHub's
@@ -40,6 +30,12 @@ options:
       - V(0) disables retries.
     type: int
     default: 5
+attributes:
+  action_group:
+    support: full
+    membership:
+      - textbook.deploy.github
+    description: Use C(group/textbook.deploy.github) in C(module_defaults) to set the API options once.
 notes:
   - The GitHub options are shared with the other modules of the C(textbook.deploy.github) action group, so they can
     be set once with C(module_defaults) for C(group/textbook.deploy.github).

@@ -19,16 +19,6 @@ options:
       - When not set, the environment variable E(NEON_API_KEY) is used.
       - The key is never logged nor put into a result or an error message.
     type: str
-  validate_certs:
-    description:
-      - Verify the TLS certificate of O(api_url). Only disable it for a test server with a self-signed certificate.
-    type: bool
-    default: true
-  timeout:
-    description:
-      - Seconds to wait for each HTTP response before giving up on that attempt.
-    type: int
-    default: 30
   retries:
     description:
       - How many times a request is retried after HTTP 423 Locked (another operation is running on the project),
@@ -44,6 +34,12 @@ options:
         before the next dependent request. The task fails when they do not finish in time or one of them fails.
     type: int
     default: 300
+attributes:
+  action_group:
+    support: full
+    membership:
+      - textbook.deploy.neon
+    description: Use C(group/textbook.deploy.neon) in C(module_defaults) to set the API options once.
 notes:
   - The Neon options are shared with the other modules of the C(textbook.deploy.neon) action group, so they can be
     set once with C(module_defaults) for C(group/textbook.deploy.neon).

@@ -19,22 +19,18 @@ options:
       - The key is never logged nor put into a result or an error message.
     type: str
     aliases: [api_key]
-  validate_certs:
-    description:
-      - Verify the TLS certificate of O(api_url). Only disable it for a test server with a self-signed certificate.
-    type: bool
-    default: true
-  timeout:
-    description:
-      - Seconds to wait for each HTTP response before giving up on that attempt.
-    type: int
-    default: 30
   retries:
     description:
       - How many times a request is retried after a server error (HTTP 5xx), a rate limit (HTTP 429) or, for
         requests that are safe to repeat, a connection error or timeout. V(0) disables retries.
     type: int
     default: 5
+attributes:
+  action_group:
+    support: full
+    membership:
+      - textbook.deploy.qdrant
+    description: Use C(group/textbook.deploy.qdrant) in C(module_defaults) to set the API options once.
 notes:
   - The Qdrant options are shared with the other modules of the C(textbook.deploy.qdrant) action group, so they can
     be set once with C(module_defaults) for C(group/textbook.deploy.qdrant).

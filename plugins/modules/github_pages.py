@@ -16,6 +16,7 @@ description:
 author:
   - textbook.deploy maintainers (!UNKNOWN)
 extends_documentation_fragment:
+  - textbook.deploy.api
   - textbook.deploy.github
 options:
   repo:
@@ -97,11 +98,6 @@ attributes:
   idempotent:
     support: full
     description: A second run with the same options reports no change and sends only C(GET) requests.
-  action_group:
-    support: full
-    membership:
-      - textbook.deploy.github
-    description: Use C(group/textbook.deploy.github) in C(module_defaults) to set the API options once.
 notes:
   - "Token permissions: a classic personal access token needs the C(repo) scope (C(public_repo) is enough for a
     public repository); a fine-grained token needs the repository permissions Pages (write) and

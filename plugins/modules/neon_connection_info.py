@@ -16,6 +16,7 @@ description:
 author:
   - textbook.deploy maintainers (!UNKNOWN)
 extends_documentation_fragment:
+  - textbook.deploy.api
   - textbook.deploy.neon
   - textbook.deploy.neon.scope
 options:
@@ -47,11 +48,6 @@ attributes:
   idempotent:
     support: full
     description: The module only reads.
-  action_group:
-    support: full
-    membership:
-      - textbook.deploy.neon
-    description: Use C(group/textbook.deploy.neon) in C(module_defaults) to set the API options once.
 seealso:
   - module: textbook.deploy.neon_role
   - module: textbook.deploy.neon_database

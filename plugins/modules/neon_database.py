@@ -15,6 +15,7 @@ description:
 author:
   - textbook.deploy maintainers (!UNKNOWN)
 extends_documentation_fragment:
+  - textbook.deploy.api
   - textbook.deploy.neon
   - textbook.deploy.neon.scope
 options:
@@ -44,11 +45,6 @@ attributes:
   idempotent:
     support: full
     description: A second run with the same options reports no change and sends only C(GET) requests.
-  action_group:
-    support: full
-    membership:
-      - textbook.deploy.neon
-    description: Use C(group/textbook.deploy.neon) in C(module_defaults) to set the API options once.
 seealso:
   - module: textbook.deploy.neon_role
   - module: textbook.deploy.neon_connection_info

@@ -17,6 +17,7 @@ description:
 author:
   - textbook.deploy maintainers (!UNKNOWN)
 extends_documentation_fragment:
+  - textbook.deploy.api
   - textbook.deploy.neon
 options:
   name:
@@ -58,11 +59,6 @@ attributes:
   idempotent:
     support: full
     description: A second run with the same options reports no change and sends only C(GET) requests.
-  action_group:
-    support: full
-    membership:
-      - textbook.deploy.neon
-    description: Use C(group/textbook.deploy.neon) in C(module_defaults) to set the API options once.
 seealso:
   - module: textbook.deploy.neon_branch
 """

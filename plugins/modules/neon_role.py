@@ -18,6 +18,7 @@ description:
 author:
   - textbook.deploy maintainers (!UNKNOWN)
 extends_documentation_fragment:
+  - textbook.deploy.api
   - textbook.deploy.neon
   - textbook.deploy.neon.scope
 options:
@@ -55,11 +56,6 @@ attributes:
     support: full
     description: A second run with the same options reports no change and sends only C(GET) requests, unless
       O(reset_password=true), which rotates the password on every run.
-  action_group:
-    support: full
-    membership:
-      - textbook.deploy.neon
-    description: Use C(group/textbook.deploy.neon) in C(module_defaults) to set the API options once.
 notes:
   - Required permissions are those of a Neon API key that can manage the project.
 seealso:

@@ -18,6 +18,7 @@ description:
 author:
   - textbook.deploy maintainers (!UNKNOWN)
 extends_documentation_fragment:
+  - textbook.deploy.api
   - textbook.deploy.qdrant
 options:
   name:
@@ -52,11 +53,6 @@ attributes:
   idempotent:
     support: full
     description: A second run with the same options reports no change and sends only C(GET) requests.
-  action_group:
-    support: full
-    membership:
-      - textbook.deploy.qdrant
-    description: Use C(group/textbook.deploy.qdrant) in C(module_defaults) to set the API options once.
 seealso:
   - module: textbook.deploy.qdrant_collection
   - name: Qdrant collection aliases

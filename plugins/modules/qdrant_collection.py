@@ -20,6 +20,7 @@ description:
 author:
   - textbook.deploy maintainers (!UNKNOWN)
 extends_documentation_fragment:
+  - textbook.deploy.api
   - textbook.deploy.qdrant
 options:
   name:
@@ -139,11 +140,6 @@ attributes:
   idempotent:
     support: full
     description: A second run with the same options reports no change and sends only C(GET) requests.
-  action_group:
-    support: full
-    membership:
-      - textbook.deploy.qdrant
-    description: Use C(group/textbook.deploy.qdrant) in C(module_defaults) to set the API options once.
 notes:
   - Requests that change something are retried after HTTP 429 and 5xx answers too (also C(PATCH)), because each
     sets a state and repeating it is safe.
