@@ -5,6 +5,7 @@ through an alias switch, and no secret in the output at -vvv.
 import json
 import re
 import shutil
+import sys
 import uuid
 
 import psycopg
@@ -179,3 +180,34 @@ def test_placeholder_keys_are_refused_before_any_request(neon, qdrant, environme
     result = provision(environment, extra={"data_neon_api_key": "REPLACE_ME"})
     assert result.returncode != 0 and "placeholder" in result.stdout
     assert neon.requests() == []
+
+
+CONNECTION_INFO = """
+- name: A task that forgets no_log
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Read the connection settings
+      textbook.deploy.neon_connection_info:
+        api_url: "{api_url}"
+        token: "{token}"
+        project: "{project}"
+        database: neondb
+        role: neondb_owner
+      register: info
+
+    - name: Use them
+      ansible.builtin.assert:
+        that: info.uri is match('postgresql://')
+"""
+
+
+def test_connection_info_is_censored_even_without_no_log(neon, neon_project, tmp_path):
+    playbook = tmp_path / "leak.yml"
+    playbook.write_text(CONNECTION_INFO.format(api_url=neon.api_url, token=neon.api_key, project=neon_project["name"]))
+    result = run_playbook(playbook, inventory="localhost,", verbosity=3,
+                          extra_vars={"ansible_connection": "local", "ansible_python_interpreter": sys.executable})
+    assert result.returncode == 0, result.stdout[-3000:]
+    uri = neon_project["_connection_uri"]
+    password = uri.split("://", 1)[1].split("@", 1)[0].split(":", 1)[1]
+    assert password not in result.stdout and "censored" in result.stdout
