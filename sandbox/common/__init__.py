@@ -1,0 +1,1 @@
+"""Code the three stand-ins share: fault registry, request log and lifecycle, OpenAPI contract and extraction."""
