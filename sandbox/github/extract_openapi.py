@@ -13,7 +13,7 @@ import argparse
 import json
 import os
 
-from sandbox.github.contract import walk
+from sandbox.common.contract import walk
 
 # path -> the methods the stand-in implements
 OPERATIONS = {

@@ -3,11 +3,12 @@ import base64
 import os
 import re
 import secrets
-import threading
 import time
 from dataclasses import dataclass
 from typing import Optional
 from urllib.parse import parse_qs, urlsplit
+
+from sandbox.common.standin import StandIn
 
 from . import admin, git
 from .faults import GIT_KINDS, Faults
@@ -38,18 +39,16 @@ class Repo:
         return "%s/%s" % (self.owner, self.name)
 
 
-class GitHubStandIn:
+class GitHubStandIn(StandIn):
     def __init__(self, state_dir, host="127.0.0.1", port=0, pages_port=0, tokens=None, build_delay=0.2):
-        self.state_dir = os.path.abspath(state_dir)
+        super().__init__(state_dir, host, port)
         self.repos_root = os.path.join(self.state_dir, "repos")
-        self.bind_host, self.port, self.pages_port = host, port, pages_port
+        self.pages_port = pages_port
         self.build_delay = build_delay
-        self.lock = threading.RLock()
         self.token = "ghp_" + secrets.token_hex(18)
         self._tokens = {self.token: ["repo"]}
         self._tokens.update({token: list(scopes) for token, scopes in (tokens or {}).items()})
         self._repos = {}
-        self._log, self._violations = [], []
         self.faults = Faults()
         self.rest = RestApi(self)
         self._servers = []
@@ -65,7 +64,7 @@ class GitHubStandIn:
         self.port, self.pages_port = api.server_address[1], pages.server_address[1]
         self._servers = [api, pages]
         for server in self._servers:
-            threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
+            self.serve(server)
         return self
 
     def stop(self):
@@ -74,12 +73,6 @@ class GitHubStandIn:
         self._servers = []
         if self.backend_log:
             self.backend_log.close()
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
 
     # --- addresses -----------------------------------------------------------------------------------------
 
@@ -141,21 +134,6 @@ class GitHubStandIn:
         """
         return self.faults.add(kind, method, path, times, retry_after, delay).as_dict()
 
-    def clear_faults(self):
-        self.faults.clear()
-
-    def requests(self):
-        with self.lock:
-            return [dict(entry) for entry in self._log]
-
-    def reset_log(self):
-        with self.lock:
-            self._log.clear()
-
-    def violations(self):
-        with self.lock:
-            return [dict(entry) for entry in self._violations]
-
     # --- used by the request handlers ----------------------------------------------------------------------
 
     def repo(self, owner, name):
@@ -163,15 +141,6 @@ class GitHubStandIn:
 
     def token_scopes(self, token):
         return self._tokens.get(token) if token else None
-
-    def log_request(self, method, path, status):
-        with self.lock:
-            self._log.append({"method": method, "path": path, "status": status})
-
-    def record_violation(self, kind, method, path, message, status=None):
-        with self.lock:
-            self._violations.append({"kind": kind, "method": method, "path": path, "status": status,
-                                     "message": message})
 
     def queue_build(self, repo, commit, pusher):
         with self.lock:

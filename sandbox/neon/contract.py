@@ -10,23 +10,20 @@ extract_openapi.py. Adjustments made when it is loaded, all written down here:
   objects (POST /branches: BranchCreateRequest + AnnotationCreateValueRequest) is merged into one object -
   closing each part of an allOf separately would make every body fail.
 - `nullable: true` next to an `enum` also allows null (strict OAS 3.0 tooling reads the enum as excluding it).
+Loading, these adjustments and openapi-core's checks are shared (sandbox/common/contract.py); this module keeps the
+body preparation and Neon's error shapes.
 - The description's security schemes are left in place; authentication (Bearer API key) is checked by the
   stand-in before the contract, so openapi-core sees only authenticated requests.
 
 A request that breaks the description is answered 400 in Neon's error shape ({"code", "message"}), with a message
 modelled on Neon's validator ("request body has an error: ..."); a response that breaks it is a stand-in bug.
 """
-import functools
-import json
+
 import os
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
 
-from openapi_core import Config, OpenAPI
-from openapi_core.datatypes import RequestParameters
-from openapi_schema_validator import OAS30Validator
-from werkzeug.datastructures import Headers, ImmutableMultiDict
-
-from sandbox.github.contract import walk
+from sandbox.common import contract
+from sandbox.common.contract import ApiResponse  # noqa: F401 (the stand-in builds its responses from here)
 
 SPEC_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "openapi", "public-v2-for-users.subset.json")
 
@@ -73,32 +70,16 @@ def _merge_all_of(node):
     return node
 
 
-def _adjust(spec):
-    for node in walk(spec):
-        if node.get("nullable") and isinstance(node.get("enum"), list) and None not in node["enum"]:
-            node["enum"] = node["enum"] + [None]
-    for item in spec["paths"].values():
-        for operation in item.values():
-            body = operation.get("requestBody", {}) if isinstance(operation, dict) else {}
-            for media in body.get("content", {}).values():
-                schema = _merge_all_of(_resolve(spec, media.get("schema")))
-                for node in walk(schema):
-                    if "properties" in node and "additionalProperties" not in node:
-                        node["additionalProperties"] = False
-                media["schema"] = schema
-    return spec
+def _inline_body(spec, schema):
+    """A request body schema with its $refs inlined and allOf merged, so closing it leaves the components alone."""
+    return _merge_all_of(_resolve(spec, schema))
 
 
-@functools.lru_cache(maxsize=1)
+CONTRACT = contract.Contract(SPEC_FILE, prepare_body=_inline_body)
+
+
 def load_spec():
-    with open(SPEC_FILE) as handle:
-        return _adjust(json.load(handle))
-
-
-@functools.lru_cache(maxsize=1)
-def _app():
-    # The subset is cut from a published description: skip the (slow) spec validation.
-    return OpenAPI.from_dict(load_spec(), config=Config(spec_validator_cls=None))
+    return CONTRACT.spec
 
 
 def source():
@@ -106,51 +87,16 @@ def source():
     return load_spec()["info"]["x-extracted-from"]
 
 
-class ApiRequest:
-    """A REST request in the shape openapi-core reads (its Request protocol); path is relative to /api/v2."""
+class ApiRequest(contract.ApiRequest):
+    """A request whose path is relative to /api/v2 (`api_path`); `path` is the full one the description matches."""
 
     _server = urlsplit(load_spec()["servers"][0]["url"])  # https://console.neon.tech/api/v2
     host_url = "%s://%s" % (_server.scheme, _server.netloc)
     prefix = _server.path.rstrip("/")
 
-    def __init__(self, method, path, query="", headers=None, body=b"", content_type="application/json"):
-        self.method = method.lower()
-        self.api_path = path
-        self.path = self.prefix + path
-        self.body = body or None
-        self.content_type = content_type or "application/json"
-        self.parameters = RequestParameters(
-            query=ImmutableMultiDict(parse_qsl(query, keep_blank_values=True)),
-            header=Headers(headers or {}),
-            cookie=ImmutableMultiDict(),
-            path={},
-        )
-
-
-class ApiResponse:
-    """A REST response in the shape openapi-core reads (its Response protocol)."""
-
-    def __init__(self, status, headers, data):
-        self.status_code = status
-        self.headers = Headers(headers)
-        self.content_type = self.headers.get("Content-Type", "application/json")
-        self.data = data
-
-
-def _where(error):
-    """The deepest, most specific (path, message) of a jsonschema error (anyOf failures nest the useful one)."""
-    leaves = [error] + list(error.context or [])
-    leaf = max(leaves, key=lambda e: len(e.absolute_path))
-    return "/" + "/".join(str(part) for part in leaf.absolute_path), leaf.message
-
 
 def _details(error):
-    """(where, message) pairs explaining an openapi-core error."""
-    schema_errors = getattr(error.__cause__, "schema_errors", None)
-    if schema_errors:
-        return [_where(e) for e in schema_errors]
-    cause = error.__cause__
-    return [("", "%s%s" % (error, ": %s" % cause if cause else ""))]
+    return contract.details(error, root="/")
 
 
 def _message(error, details):
@@ -165,10 +111,10 @@ def _message(error, details):
 
 def check_request(request):
     """None when the request matches the description, else (status, Neon error body, violation text)."""
-    result = _app().unmarshal_request(request)
-    if not result.errors:
+    errors = CONTRACT.request_errors(request)
+    if not errors:
         return None
-    messages = [_message(error, _details(error)) for error in result.errors]
+    messages = [_message(error, _details(error)) for error in errors]
     message = "; ".join(messages)
     return 400, {"code": "", "message": message}, message
 
@@ -179,22 +125,17 @@ def check_response(request, pattern, response):
     Neon's description documents success bodies and a `default` GeneralError, so every status is checked: an
     error must have the GeneralError shape, and a success status the description lacks is a stand-in bug.
     """
-    documented = load_spec()["paths"][pattern][request.method]["responses"]
+    documented = CONTRACT.documented_responses(request, pattern)
     status = str(response.status_code)
     if status in documented or (response.status_code >= 400 and "default" in documented):
-        result = _app().unmarshal_response(request, response)
-        return ["%s%s" % (error, "".join(" | %s %s" % d for d in _details(error))) for error in result.errors]
+        return ["%s%s" % (error, "".join(" | %s %s" % d for d in _details(error)))
+                for error in CONTRACT.response_errors(request, response)]
     if response.status_code < 400:
-        return ["status %d is not documented for %s %s" % (response.status_code, request.method.upper(), pattern)]
+        return [contract.undocumented_status(request, pattern, response)]
     return error_problems(response.data)
 
 
 def error_problems(data):
     """Problems with an error body that no operation documents (e.g. a 404 for an unknown path)."""
-    try:
-        body = json.loads(data or b"null")
-    except ValueError as exc:
-        return ["error body is not JSON: %s" % exc]
     spec = load_spec()
-    schema = _resolve(spec, spec["components"]["schemas"]["GeneralError"])
-    return [e.message for e in OAS30Validator(schema).iter_errors(body)]
+    return contract.body_problems(data, _resolve(spec, spec["components"]["schemas"]["GeneralError"]))

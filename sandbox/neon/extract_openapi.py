@@ -17,7 +17,7 @@ import os
 
 import yaml
 
-from sandbox.github.contract import walk
+from sandbox.common.contract import walk
 
 PACKAGE, VERSION, FILE = "@neondatabase/api-client", "2.7.3", "public-v2-for-users.gen.yaml"
 

@@ -8,11 +8,11 @@ import json
 import os
 import re
 import secrets
-import threading
 import time
 import uuid
 from urllib.parse import quote, unquote, urlsplit
 
+from sandbox.common.standin import StandIn
 from sandbox.github.web import Handler, Server
 
 from . import contract, objects
@@ -132,18 +132,15 @@ class RequestContext:
         self.fault, self.delay = fault, delay
 
 
-class NeonStandIn:
+class NeonStandIn(StandIn):
     def __init__(self, state_dir, host="127.0.0.1", port=0, api_key=None, op_delay=0.2, public_host="127.0.0.1"):
-        self.state_dir = os.path.abspath(state_dir)
+        super().__init__(state_dir, host, port)
         os.makedirs(self.state_dir, exist_ok=True)
-        self.bind_host, self.port = host, port
         self.public_host = public_host
         self.op_delay = float(op_delay)
         self._api_key = api_key or "napi_" + secrets.token_hex(24)
-        self.lock = threading.RLock()
         self.faults = Faults()
         self._projects = {}  # id -> Project
-        self._log, self._violations = [], []
         self._server = None
         self._db_ids = 0
         self.pg = None
@@ -159,7 +156,7 @@ class NeonStandIn:
             self.pg.close()
             raise
         self.port = self._server.server_address[1]
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
+        self.serve(self._server)
         return self
 
     def stop(self):
@@ -168,12 +165,6 @@ class NeonStandIn:
             self._server = None
         if self.pg:
             self.pg.close()
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
 
     # --- public properties and helpers ---------------------------------------------------------------------
 
@@ -189,25 +180,10 @@ class NeonStandIn:
     def api_url(self):
         return self.base_url + PREFIX
 
-    def requests(self):
-        with self.lock:
-            return [dict(entry) for entry in self._log]
-
-    def reset_log(self):
-        with self.lock:
-            self._log.clear()
-
-    def violations(self):
-        with self.lock:
-            return [dict(entry) for entry in self._violations]
-
     def inject_fault(self, kind, method=None, path=None, times=1, retry_after=None, seconds=None):
         """Make the next `times` matching requests fail (see faults.py); `path` is a regex searched in the API
         path below /api/v2 (e.g. r"/branches$")."""
         return self.faults.add(kind, method, path, times, retry_after, seconds).as_dict()
-
-    def clear_faults(self):
-        self.faults.clear()
 
     def create_project(self, name, region_id="aws-us-east-2", pg_version=17, role_name="neondb_owner",
                        database_name="neondb", branch_name="main", full=False):
@@ -264,15 +240,6 @@ class NeonStandIn:
     def next_db_id(self):
         self._db_ids += 1
         return self._db_ids
-
-    def log_request(self, method, path, status):
-        with self.lock:
-            self._log.append({"method": method, "path": path, "status": status})
-
-    def record_violation(self, kind, method, path, message, status=None):
-        with self.lock:
-            self._violations.append({"kind": kind, "method": method, "path": path, "status": status,
-                                     "message": message})
 
 
 class NeonHandler(Handler):

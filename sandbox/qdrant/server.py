@@ -3,11 +3,11 @@ import json
 import os
 import secrets
 import shutil
-import threading
 import time
 import uuid
 from urllib.parse import parse_qsl, urlsplit
 
+from sandbox.common.standin import StandIn
 from sandbox.github.web import Handler, Server
 
 from . import api, contract
@@ -54,7 +54,7 @@ class Collection:
         self.shard.close()
 
 
-class QdrantStandIn:
+class QdrantStandIn(StandIn):
     """A Qdrant REST API on 127.0.0.1 (see the package docstring for what it models and what not).
 
     :arg api_key: the read-write key; generated when None; "" turns authentication off.
@@ -62,15 +62,12 @@ class QdrantStandIn:
     """
 
     def __init__(self, state_dir, host="127.0.0.1", port=0, api_key=None, read_only_api_key=None):
-        self.state_dir = os.path.abspath(state_dir)
-        self.bind_host, self.port = host, port
+        super().__init__(state_dir, host, port)
         self._api_key = ("qdr_" + secrets.token_hex(20)) if api_key is None else api_key
         self.read_only_api_key = read_only_api_key
-        self.lock = threading.RLock()
         self.collections = {}
         self.aliases = {}
         self.faults = Faults()
-        self._log, self._violations = [], []
         self._operation_id = 0
         self._server = None
 
@@ -83,7 +80,7 @@ class QdrantStandIn:
         server = Server((self.bind_host, self.port), QdrantHandler, self)
         self.port = server.server_address[1]
         self._server = server
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
+        self.serve(server)
         return self
 
     def stop(self):
@@ -95,12 +92,6 @@ class QdrantStandIn:
                 collection.close()
             self.collections.clear()
             self.aliases.clear()
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
 
     @property
     def url(self):
@@ -116,21 +107,6 @@ class QdrantStandIn:
         """Make the next `times` matching requests fail with `kind` (http_429, http_500, http_503); `path` is a
         regex searched in the request path; `retry_after` (seconds) adds a Retry-After header."""
         return self.faults.add(kind, method, path, times, retry_after)
-
-    def clear_faults(self):
-        self.faults.clear()
-
-    def requests(self):
-        with self.lock:
-            return [dict(entry) for entry in self._log]
-
-    def reset_log(self):
-        with self.lock:
-            self._log.clear()
-
-    def violations(self):
-        with self.lock:
-            return [dict(entry) for entry in self._violations]
 
     # --- state, used by api.py -----------------------------------------------------------------------------
 
@@ -164,15 +140,6 @@ class QdrantStandIn:
     def next_operation_id(self):
         self._operation_id += 1
         return self._operation_id
-
-    def log_request(self, method, path, status):
-        with self.lock:
-            self._log.append({"method": method, "path": path, "status": status})
-
-    def record_violation(self, kind, method, path, message, status=None):
-        with self.lock:
-            self._violations.append({"kind": kind, "method": method, "path": path, "status": status,
-                                     "message": message})
 
     # --- one request -----------------------------------------------------------------------------------------
 
