@@ -13,7 +13,7 @@ import argparse
 import json
 import os
 
-from sandbox.common.contract import walk
+from sandbox.common.extract_openapi import referenced_components, select_paths, sorted_components, write_subset
 
 # path -> the methods the stand-in implements
 OPERATIONS = {
@@ -27,37 +27,14 @@ SPEC_FILE = os.path.join("generated", "api.github.com.json")
 OUT_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "openapi", "api.github.com.subset.json")
 
 
-def refs_in(node):
-    """Every local $ref ("#/components/<kind>/<name>") found anywhere inside node."""
-    for item in walk(node):
-        ref = item.get("$ref")
-        if isinstance(ref, str) and ref.startswith("#/components/"):
-            yield ref
-
-
 def subset(spec, operations=OPERATIONS):
-    paths = {}
-    for path, methods in operations.items():
-        item = spec["paths"][path]
-        paths[path] = {key: value for key, value in item.items() if key in methods or key == "parameters"}
-
-    components, pending, seen = {}, list(refs_in(paths)), set()
-    while pending:
-        ref = pending.pop()
-        if ref in seen:
-            continue
-        seen.add(ref)
-        _, _, kind, name = ref.split("/", 3)
-        target = spec["components"][kind][name]
-        components.setdefault(kind, {})[name] = target
-        pending.extend(refs_in(target))
-
+    paths = select_paths(spec, operations)
     return {
         "openapi": spec["openapi"],
         "info": spec["info"],
         "servers": spec["servers"],
         "paths": paths,
-        "components": {kind: dict(sorted(items.items())) for kind, items in sorted(components.items())},
+        "components": sorted_components(referenced_components(spec, [paths])),
     }
 
 
@@ -76,11 +53,7 @@ def main(argv=None):
     result["info"] = dict(result["info"], **{"x-source": {
         "package": package["name"], "version": package["version"], "file": SPEC_FILE.replace(os.sep, "/"),
     }})
-    with open(args.out, "w") as handle:
-        json.dump(result, handle, indent=1, sort_keys=False)
-        handle.write("\n")
-    print("wrote %s: %d paths, %d components" % (
-        args.out, len(result["paths"]), sum(len(v) for v in result["components"].values())))
+    write_subset(result, args.out)
 
 
 if __name__ == "__main__":

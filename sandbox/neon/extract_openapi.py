@@ -17,7 +17,7 @@ import os
 
 import yaml
 
-from sandbox.common.contract import walk
+from sandbox.common.extract_openapi import referenced_components, select_paths, sorted_components, write_subset
 
 PACKAGE, VERSION, FILE = "@neondatabase/api-client", "2.7.3", "public-v2-for-users.gen.yaml"
 
@@ -43,34 +43,13 @@ OPERATIONS = {
 OUT_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "openapi", "public-v2-for-users.subset.json")
 
 
-def refs_in(node):
-    """Every local $ref ("#/components/<kind>/<name>") found anywhere inside node."""
-    for item in walk(node):
-        ref = item.get("$ref")
-        if isinstance(ref, str) and ref.startswith("#/components/"):
-            yield ref
-
-
 def subset(spec, operations=OPERATIONS):
-    paths = {}
     for path, methods in operations.items():
-        item = spec["paths"][path]
-        missing = [m for m in methods if m not in item]
+        missing = [m for m in methods if m not in spec["paths"][path]]
         if missing:
             raise KeyError("%s has no %s in the description" % (path, ", ".join(missing)))
-        paths[path] = {key: value for key, value in item.items() if key in methods or key == "parameters"}
-
-    roots = [paths, spec.get("security", [])]
-    components, pending, seen = {}, [r for root in roots for r in refs_in(root)], set()
-    while pending:
-        ref = pending.pop()
-        if ref in seen:
-            continue
-        seen.add(ref)
-        _, _, kind, name = ref.split("/", 3)
-        target = spec["components"][kind][name]
-        components.setdefault(kind, {})[name] = target
-        pending.extend(refs_in(target))
+    paths = select_paths(spec, operations)
+    components = referenced_components(spec, [paths, spec.get("security", [])])
     # the security schemes named by the top-level `security` are referenced by name, not by $ref
     schemes = spec["components"].get("securitySchemes", {})
     for requirement in spec.get("security", []):
@@ -83,7 +62,7 @@ def subset(spec, operations=OPERATIONS):
         "servers": spec["servers"],
         "security": spec.get("security", []),
         "paths": paths,
-        "components": {kind: dict(sorted(items.items())) for kind, items in sorted(components.items())},
+        "components": sorted_components(components),
     }
 
 
@@ -107,11 +86,7 @@ def main(argv=None):
         "package": name, "version": version, "file": os.path.basename(args.spec_file),
         "operations": sum(len(methods) for methods in OPERATIONS.values()),
     }})
-    with open(args.out, "w") as handle:
-        json.dump(result, handle, indent=1, sort_keys=False, ensure_ascii=False)
-        handle.write("\n")
-    print("wrote %s: %d paths, %d components" % (
-        args.out, len(result["paths"]), sum(len(v) for v in result["components"].values())))
+    write_subset(result, args.out, ensure_ascii=False)
 
 
 if __name__ == "__main__":
