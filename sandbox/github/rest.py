@@ -3,9 +3,11 @@
 Every request and response passes the contract check (contract.py). Handlers return (status, data, headers).
 """
 import json
-import re
 import time
 import uuid
+
+from sandbox.common import routes
+from sandbox.common.routes import Route
 
 from . import contract, git, objects
 from .faults import REST_KINDS
@@ -29,12 +31,6 @@ def not_found(docs=DOCS):
     return error(404, "Not Found", docs)
 
 
-class Route:
-    def __init__(self, method, template, action):
-        self.method, self.template, self.action = method, template, action
-        self.regex = re.compile("^%s$" % re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", template))
-
-
 ROUTES = [
     Route("GET", "/repos/{owner}/{repo}", "get_repo"),
     Route("GET", "/repos/{owner}/{repo}/pages", "get_pages"),
@@ -51,11 +47,7 @@ NEEDS_REPO_SCOPE = "/pages"  # the Pages endpoints need a classic token's `repo`
 
 def match(method, path):
     """(route, path params) for a request, or (None, None)."""
-    for route in ROUTES:
-        found = route.regex.match(path)
-        if found and route.method == method:
-            return route, found.groupdict()
-    return None, None
+    return routes.match(ROUTES, method, path)
 
 
 class RestApi:

@@ -6,12 +6,12 @@ operations only *report* it, running for `op_delay` seconds, as Neon's do.
 """
 import json
 import os
-import re
 import secrets
 import time
 import uuid
 from urllib.parse import quote, unquote, urlsplit
 
+from sandbox.common.routes import Route
 from sandbox.common.standin import StandIn
 from sandbox.github.web import Handler, Server
 
@@ -41,12 +41,6 @@ class ApiError(Exception):
 
 def not_found(what):
     return ApiError(404, "%s not found" % what)
-
-
-class Route:
-    def __init__(self, method, template, action):
-        self.method, self.template, self.action = method, template, action
-        self.regex = re.compile("^%s$" % re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", template))
 
 
 P = "/projects/{project_id}"

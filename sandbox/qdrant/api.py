@@ -3,6 +3,8 @@ the `result` of Qdrant's envelope, or raises QdrantError; the server wraps both 
 import re
 import time
 
+from sandbox.common import routes
+
 from .collections import (NOT_MODELLED_CREATE, NOT_MODELLED_UPDATE, QdrantError, already_exists, check_create,
                           check_update, new_config, not_found, updated_config, validation_error, wrong_input)
 from .engine import NotModelled
@@ -11,10 +13,12 @@ VERSION = "1.15.0"
 COLLECTION_NAME = re.compile(r"^[^/\\:*?\"<>|\x00-\x1f]{1,255}$")
 
 
-class Route:
+class Route(routes.Route):
+    """A Qdrant operation; `body`: it takes a JSON body, checked against qdrant-client's model."""
+
     def __init__(self, method, template, operation, body=False):
-        self.method, self.template, self.operation, self.body = method, template, operation, body
-        self.regex = re.compile("^%s$" % re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", template))
+        super().__init__(method, template, operation)
+        self.operation, self.body = operation, body
 
 
 ROUTES = [
@@ -39,11 +43,7 @@ READ_ONLY_POSTS = {"query_points", "count_points"}
 
 
 def match(method, path):
-    for route in ROUTES:
-        found = route.regex.match(path)
-        if found and route.method == method:
-            return route, found.groupdict()
-    return None, None
+    return routes.match(ROUTES, method, path)
 
 
 def is_write(route):
