@@ -11,6 +11,7 @@ class StandIn:
         self.bind_host, self.port = host, port
         self.lock = threading.RLock()
         self._log, self._violations = [], []
+        self._servers = []
 
     def __enter__(self):
         return self.start()
@@ -18,10 +19,16 @@ class StandIn:
     def __exit__(self, *exc):
         self.stop()
 
-    @staticmethod
-    def serve(server):
-        """Answer requests on a background thread until the server is closed."""
+    def serve(self, server):
+        """Answer requests on a background thread until `stop_serving`; returns the port the server listens on."""
+        self._servers.append(server)
         threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
+        return server.server_address[1]
+
+    def stop_serving(self):
+        for server in self._servers:
+            server.close_all()
+        self._servers = []
 
     # --- test helpers --------------------------------------------------------------------------------------
 

@@ -51,7 +51,6 @@ class GitHubStandIn(StandIn):
         self._repos = {}
         self.faults = Faults()
         self.rest = RestApi(self)
-        self._servers = []
         self.backend_log = None
 
     # --- lifecycle -----------------------------------------------------------------------------------------
@@ -61,16 +60,11 @@ class GitHubStandIn(StandIn):
         self.backend_log = open(os.path.join(self.state_dir, "git-http-backend.log"), "ab")
         api = Server((self.bind_host, self.port), ApiHost, self)
         pages = Server((self.bind_host, self.pages_port), PagesHost, self)
-        self.port, self.pages_port = api.server_address[1], pages.server_address[1]
-        self._servers = [api, pages]
-        for server in self._servers:
-            self.serve(server)
+        self.port, self.pages_port = self.serve(api), self.serve(pages)
         return self
 
     def stop(self):
-        for server in self._servers:
-            server.close_all()
-        self._servers = []
+        self.stop_serving()
         if self.backend_log:
             self.backend_log.close()
 

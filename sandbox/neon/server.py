@@ -135,7 +135,6 @@ class NeonStandIn(StandIn):
         self._api_key = api_key or "napi_" + secrets.token_hex(24)
         self.faults = Faults()
         self._projects = {}  # id -> Project
-        self._server = None
         self._db_ids = 0
         self.pg = None
 
@@ -145,18 +144,15 @@ class NeonStandIn(StandIn):
         self.pg = PgHost(self.state_dir, self.public_host)
         try:
             self.pg.ensure_template()
-            self._server = Server((self.bind_host, self.port), NeonHandler, self)
+            server = Server((self.bind_host, self.port), NeonHandler, self)
         except BaseException:
             self.pg.close()
             raise
-        self.port = self._server.server_address[1]
-        self.serve(self._server)
+        self.port = self.serve(server)
         return self
 
     def stop(self):
-        if self._server:
-            self._server.close_all()
-            self._server = None
+        self.stop_serving()
         if self.pg:
             self.pg.close()
 

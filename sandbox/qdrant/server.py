@@ -69,7 +69,6 @@ class QdrantStandIn(StandIn):
         self.aliases = {}
         self.faults = Faults()
         self._operation_id = 0
-        self._server = None
 
     # --- lifecycle -----------------------------------------------------------------------------------------
 
@@ -77,16 +76,11 @@ class QdrantStandIn(StandIn):
         shards = os.path.join(self.state_dir, "collections")
         shutil.rmtree(shards, ignore_errors=True)  # every start is a fresh, empty Qdrant
         os.makedirs(shards)
-        server = Server((self.bind_host, self.port), QdrantHandler, self)
-        self.port = server.server_address[1]
-        self._server = server
-        self.serve(server)
+        self.port = self.serve(Server((self.bind_host, self.port), QdrantHandler, self))
         return self
 
     def stop(self):
-        if self._server:
-            self._server.close_all()
-            self._server = None
+        self.stop_serving()
         with self.lock:
             for collection in self.collections.values():
                 collection.close()
