@@ -1,5 +1,6 @@
 """RestClient (plugins/module_utils/rest.py): retries, backoff, rate limits and errors, against the GitHub stand-in."""
 import socket
+import time
 import uuid
 
 import pytest
@@ -221,6 +222,15 @@ def test_unexpected_success_status_is_an_error(github, repo):
 
 # --- timeouts and connection errors ------------------------------------------------------------------------------
 
+def wait_until_served(github, method, path, count=1, timeout=10):
+    """Wait until the stand-in has answered (and logged) a request the client gave up on, so its late log entry
+    does not land in the next test's log."""
+    deadline = time.monotonic() + timeout
+    while len(attempts(github, method, path)) < count:
+        assert time.monotonic() < deadline, "the stand-in never answered %s %s" % (method, path)
+        time.sleep(0.05)
+
+
 def test_timeout_is_retried_for_get(github, repo):
     sleep = Recorder()
     github.inject_fault("slow", method="GET", path=repo + "$", times=1, delay=1.5)
@@ -228,6 +238,7 @@ def test_timeout_is_retried_for_get(github, repo):
     assert client.get(repo).status == 200
     assert client.calls == 2
     assert len(sleep.waits) == 1
+    wait_until_served(github, "GET", repo, count=2)
 
 
 def test_timeout_is_not_retried_for_post(github, repo):
@@ -241,6 +252,7 @@ def test_timeout_is_not_retried_for_post(github, repo):
     assert caught.value.status is None
     assert "timed out" in str(caught.value)
     assert "POST %s/pages failed" % repo in str(caught.value)
+    wait_until_served(github, "POST", repo + "/pages")
 
 
 def test_connection_refused_is_retried_then_reported_without_the_token():
