@@ -211,3 +211,29 @@ def test_connection_info_is_censored_even_without_no_log(neon, neon_project, tmp
     uri = neon_project["_connection_uri"]
     password = uri.split("://", 1)[1].split("@", 1)[0].split(":", 1)[1]
     assert password not in result.stdout and "censored" in result.stdout
+
+
+def test_production_lives_on_the_default_branch(neon, qdrant, environment):
+    environment["deploy_environment"] = "production"
+    result = provision(environment, extra={"data_qdrant_prefix": environment["prefix"]})
+    assert result.returncode == 0, result.stdout[-4000:]
+    branches = [b["name"] for b in neon_branches(neon, environment["data_neon_project"])]
+    assert branches == ["main"]  # no branch of its own
+    from conftest import run_module
+
+    info = run_module("neon_connection_info", dict(api_url=neon.api_url, token=neon.api_key,
+                                                   project=environment["data_neon_project"], database="chat",
+                                                   role="chat_app"))
+    with psycopg.connect(info["uri"]) as conn:
+        assert conn.execute("select count(*) from schema_migrations").fetchone()[0] == 3
+
+
+def neon_branches(neon, project_name):
+    import requests
+
+    headers = {"Authorization": "Bearer %s" % neon.api_key}
+    projects = requests.get("%s/projects" % neon.api_url, params={"search": project_name}, headers=headers,
+                            timeout=10).json()["projects"]
+    project_id = next(p["id"] for p in projects if p["name"] == project_name)
+    return requests.get("%s/projects/%s/branches" % (neon.api_url, project_id), headers=headers,
+                        timeout=10).json()["branches"]
