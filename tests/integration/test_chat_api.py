@@ -1,0 +1,362 @@
+"""The example chat service (examples/chat_api) against real PostgreSQL (a Neon stand-in project) and the Qdrant
+stand-in, served for real by uvicorn in a subprocess; plus its wheel build."""
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+import zipfile
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+import psycopg
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+ROOT = Path(__file__).resolve().parents[2]
+CHAT = ROOT / "examples" / "chat_api"
+SRC = CHAT / "src"
+if str(SRC) not in sys.path:
+    sys.path.insert(0, str(SRC))
+
+from chat_api import __version__  # noqa: E402
+from chat_api.config import ConfigError, Settings  # noqa: E402
+from chat_api.embedding import embed  # noqa: E402
+from chat_api.index import chunk_markdown, index_passages, load_passages  # noqa: E402
+from chat_api.qdrant import Qdrant  # noqa: E402
+
+DOCS = {
+    "deploy/backend.md": """---
+title: Backend deployment
+---
+# Deploying the backend
+
+The backend runs on Linux hosts behind nginx.
+
+## Blue-green releases
+
+Every release goes to the idle colour first. The health gate polls readyz on the new colour, and only when it
+answers 200 does nginx switch upstreams; the old colour keeps running so a rollback is one switch back.
+""",
+    "data/database.md": """# The database
+
+Questions and feedback live in a Neon PostgreSQL branch. Migrations are plain SQL files applied in name order
+and recorded in schema_migrations.
+""",
+    "frontend/site.md": """# The textbook site
+
+The Docusaurus site is built once and published to GitHub Pages; only changed files are uploaded.
+""",
+}
+ROLLOUT_ANSWER = DOCS["deploy/backend.md"].split("## Blue-green releases\n\n")[1].strip()
+
+
+# -- helpers ---------------------------------------------------------------------------------------------------
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _with_port(uri, port):
+    parts = urlsplit(uri)
+    netloc = parts.netloc.rsplit("@", 1)
+    host = netloc[-1].rsplit(":", 1)[0]
+    netloc[-1] = "%s:%d" % (host, port)
+    return urlunsplit(parts._replace(netloc="@".join(netloc)))
+
+
+class ChatServer:
+    """`uvicorn chat_api.app:app` in a subprocess on a free port, its output captured in a log file."""
+
+    def __init__(self, env, log_path):
+        self.port = _free_port()
+        self.url = "http://127.0.0.1:%d" % self.port
+        self.log_path = log_path
+        full_env = {k: v for k, v in os.environ.items() if not k.startswith("CHAT_")}
+        full_env.update(env)
+        full_env["PYTHONPATH"] = str(SRC)
+        self._log = open(log_path, "wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "chat_api.app:app", "--host", "127.0.0.1", "--port", str(self.port)],
+            env=full_env, stdout=self._log, stderr=subprocess.STDOUT, cwd=str(CHAT))
+        self.client = httpx.Client(base_url=self.url, timeout=20)
+        deadline = time.monotonic() + 20
+        while True:
+            if self.proc.poll() is not None:
+                raise AssertionError("chat server exited (rc=%s):\n%s" % (self.proc.returncode, self.log()))
+            try:
+                if self.client.get("/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError("chat server did not come up:\n" + self.log())
+            time.sleep(0.05)
+
+    def log(self):
+        return Path(self.log_path).read_text(errors="replace")
+
+    def stop(self):
+        self.client.close()
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+
+
+@pytest.fixture
+def start_server(tmp_path):
+    servers = []
+
+    def start(**env):
+        server = ChatServer(env, tmp_path / ("server-%d.log" % len(servers)))
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def database(neon_project):
+    """The project's connection URI with the service's migrations applied (pg_trgm first, as the data role does)."""
+    uri = neon_project["_connection_uri"]
+    with psycopg.connect(uri, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+        for path in sorted((CHAT / "migrations").glob("*.sql")):
+            with conn.transaction():
+                conn.execute(path.read_text())
+    return uri
+
+
+@pytest.fixture
+def docs(tmp_path):
+    root = tmp_path / "docs"
+    for name, text in DOCS.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    return root
+
+
+@pytest.fixture
+def alias():
+    return "passages-" + uuid.uuid4().hex[:8]
+
+
+def _env(database, qdrant, alias, **extra):
+    env = {"CHAT_DATABASE_URL": database, "CHAT_QDRANT_URL": qdrant.url, "CHAT_QDRANT_API_KEY": qdrant.api_key,
+           "CHAT_QDRANT_COLLECTION": alias}
+    env.update(extra)
+    return env
+
+
+def _samples(metrics_text):
+    samples = {}
+    for family in text_string_to_metric_families(metrics_text):
+        for sample in family.samples:
+            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return samples
+
+
+def _sample(samples, name, **labels):
+    return samples.get((name, tuple(sorted(labels.items()))))
+
+
+def _secrets(database, qdrant):
+    return [qdrant.api_key, urlsplit(database).password]
+
+
+# -- the service -----------------------------------------------------------------------------------------------
+
+def test_ready_chat_records_question_and_metrics(database, qdrant, docs, alias, start_server):
+    server = start_server(**_env(database, qdrant, alias, CHAT_VERSION="2.3.4-test", CHAT_COMMIT="abc1234"))
+    api = server.client
+
+    assert api.get("/healthz").json() == {"status": "ok"}
+    assert api.get("/version").json() == {"version": "2.3.4-test", "commit": "abc1234"}
+
+    # Not ready until the alias exists: the body says which dependency failed.
+    response = api.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["failed"] == ["qdrant"]
+    assert response.json()["checks"]["postgres"] == "ok"
+
+    # Index the docs with the CLI, as a deploy would.
+    index_env = {k: v for k, v in os.environ.items() if not k.startswith("CHAT_")}
+    index_env.update(_env(database, qdrant, alias), PYTHONPATH=str(SRC))
+    run = subprocess.run([sys.executable, "-m", "chat_api.index", str(docs)], env=index_env, capture_output=True,
+                         text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    summary = json.loads(run.stdout)
+    assert summary["changed"] and summary["alias"] == alias and summary["passages"] == 4
+
+    response = api.get("/readyz")
+    assert response.status_code == 200, response.text
+    assert response.json() == {"status": "ready", "failed": [], "checks": {"postgres": "ok", "qdrant": "ok"}}
+
+    question = "How does the health gate switch colours in a blue-green release?"
+    response = api.post("/api/chat", json={"question": question})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["answer"] == ROLLOUT_ANSWER
+    assert body["passages"][0]["id"] == "deploy/backend.md#2"
+    assert body["passages"][0]["title"] == "Deploying the backend > Blue-green releases"
+    assert isinstance(body["question_id"], int)
+
+    with psycopg.connect(database) as conn:
+        row = conn.execute("SELECT question, answer, passage_ids, latency_ms FROM questions WHERE id = %s",
+                           (body["question_id"],)).fetchone()
+    assert row[0] == question
+    assert row[1] == ROLLOUT_ANSWER
+    assert row[2] == [p["id"] for p in body["passages"]] and row[2][0] == "deploy/backend.md#2"
+    assert row[3] == body["latency_ms"] >= 0
+
+    bad = [{"question": ""}, {"question": "   "}, {"question": "x" * 2001}, {}, {"question": "hi", "extra": 1},
+           {"question": 42}]
+    for payload in bad:
+        assert api.post("/api/chat", json=payload).status_code == 422, payload
+    assert api.post("/api/chat", json={"question": "é" * 2000}).status_code == 200  # the limit is inclusive
+    with psycopg.connect(database) as conn:
+        assert conn.execute("SELECT count(*) FROM questions").fetchone()[0] == 2
+
+    response = api.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    samples = _samples(response.text)
+    chat_ok = dict(route="/api/chat", method="POST", status="200")
+    assert _sample(samples, "chat_http_requests_total", **chat_ok) == 2
+    assert _sample(samples, "chat_http_requests_total", route="/api/chat", method="POST", status="422") == len(bad)
+    assert _sample(samples, "chat_http_requests_total", route="/readyz", method="GET", status="503") == 1
+    assert _sample(samples, "chat_http_request_duration_seconds_count", **chat_ok) == 2
+    assert _sample(samples, "chat_http_request_duration_seconds_bucket", le="+Inf", **chat_ok) == 2
+    assert _sample(samples, "chat_http_request_duration_seconds_sum", **chat_ok) > 0
+    assert _sample(samples, "chat_http_request_errors_total", route="/api/chat") is None  # no 5xx so far
+    assert 'chat_http_request_duration_seconds_bucket{le="0.005",method="POST",route="/api/chat",status="200"}' \
+        in response.text
+
+    log = server.log()
+    assert "starting textbook-chat-api 2.3.4-test" in log
+    for secret in _secrets(database, qdrant):
+        assert secret not in log
+
+
+def test_readyz_names_the_failing_dependency_and_hides_secrets(database, qdrant, docs, alias, start_server):
+    index_passages(Qdrant(qdrant.url, qdrant.api_key), load_passages(docs), alias)
+    closed = _free_port()  # nothing listens there once the probe socket is closed
+
+    down_qdrant = start_server(**_env(database, qdrant, alias, CHAT_QDRANT_URL="http://127.0.0.1:%d" % closed,
+                                      CHAT_TIMEOUT_SECONDS="1"))
+    response = down_qdrant.client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["failed"] == ["qdrant"]
+    assert response.json()["checks"] == {"postgres": "ok", "qdrant": "failed (unreachable)"}
+    response = down_qdrant.client.post("/api/chat", json={"question": "blue-green release"})
+    assert response.status_code == 503
+    assert response.json() == {"detail": "passage search is unavailable"}
+    samples = _samples(down_qdrant.client.get("/metrics").text)
+    assert _sample(samples, "chat_http_request_errors_total", route="/api/chat") == 1
+    assert _sample(samples, "chat_http_request_errors_total", route="/readyz") == 1
+    assert _sample(samples, "chat_dependency_errors_total", dependency="qdrant", operation="get_collection") == 1
+
+    down_db = start_server(**_env(_with_port(database, closed), qdrant, alias, CHAT_TIMEOUT_SECONDS="1"))
+    response = down_db.client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["failed"] == ["postgres"]
+    assert response.json()["checks"]["qdrant"] == "ok"
+    # Passages still answer; the question just is not recorded.
+    response = down_db.client.post("/api/chat", json={"question": "How are database migrations applied?"})
+    assert response.status_code == 200
+    assert response.json()["question_id"] is None
+    assert response.json()["passages"][0]["id"] == "data/database.md#1"
+    samples = _samples(down_db.client.get("/metrics").text)
+    assert _sample(samples, "chat_dependency_errors_total", dependency="postgres", operation="record_question") == 1
+
+    for server, body in ((down_qdrant, down_qdrant.client.get("/readyz").text),
+                         (down_db, down_db.client.get("/readyz").text)):
+        log = server.log()
+        assert "failed" in log  # the failure is logged ...
+        for secret in _secrets(database, qdrant):
+            assert secret not in body and secret not in log  # ... without the secrets
+
+
+# -- the indexer -------------------------------------------------------------------------------------------------
+
+def test_indexer_is_idempotent_and_switches_the_alias(qdrant, docs, alias):
+    client = Qdrant(qdrant.url, qdrant.api_key)
+    first = index_passages(client, load_passages(docs), alias, size=128)
+    assert first["changed"] and first["removed"] is None
+    again = index_passages(client, load_passages(docs), alias, size=128)
+    assert again == dict(first, changed=False)
+
+    (docs / "frontend" / "site.md").write_text("# The textbook site\n\nNow with search.\n")
+    second = index_passages(client, load_passages(docs), alias, size=128)
+    assert second["changed"] and second["collection"] != first["collection"]
+    assert second["removed"] == first["collection"]
+    assert client.aliases()[alias] == second["collection"]
+    assert client.collection_or_none(first["collection"]) is None
+    info = client.collection(alias)
+    assert info["points_count"] == 4 and info["config"]["params"]["vectors"]["size"] == 128
+    client.close()
+
+
+def test_chunking_and_embedding():
+    passages = chunk_markdown("---\nid: x\n---\nimport X from 'y';\n\n# A\n\nOne.\n\n## B\n\n```sh\nrun\n\nthis\n```\n"
+                              "\nTwo " + "word " * 300 + "\n", "a.md", max_chars=400)
+    assert [p["passage_id"] for p in passages][:2] == ["a.md#1", "a.md#2"]
+    assert passages[0] == {"passage_id": "a.md#1", "source": "a.md", "title": "A", "text": "One."}
+    assert passages[1]["title"] == "A > B" and passages[1]["text"].startswith("```sh\nrun\n\nthis\n```")
+    assert all(len(p["text"]) <= 400 for p in passages) and len(passages) >= 4
+
+    vector = embed("Blue-green releases behind nginx", 384)
+    assert vector == embed("Blue-green releases behind nginx", 384) and len(vector) == 384
+    assert abs(sum(x * x for x in vector) - 1) < 1e-9
+    assert not any(embed("the and of", 384))
+
+
+def test_settings_from_env_need_urls_and_hide_secrets():
+    with pytest.raises(ConfigError, match="CHAT_DATABASE_URL"):
+        Settings.from_env({"CHAT_QDRANT_URL": "http://q:6333"})
+    with pytest.raises(ConfigError, match="CHAT_EMBEDDING_SIZE"):
+        Settings.from_env({"CHAT_DATABASE_URL": "postgresql://u:p@h/d", "CHAT_QDRANT_URL": "http://q",
+                           "CHAT_EMBEDDING_SIZE": "big"})
+    settings = Settings.from_env({"CHAT_DATABASE_URL": "postgresql://u:pw%2Fsecret@db:5433/app",
+                                  "CHAT_QDRANT_URL": "http://q:6333/", "CHAT_QDRANT_API_KEY": "key-secret"})
+    assert (settings.collection, settings.embedding_size, settings.version) == ("passages", 384, __version__)
+    for text in (repr(settings), settings.describe()):
+        assert "secret" not in text
+    assert "postgres=db:5433/app" in settings.describe()
+
+
+# -- packaging ---------------------------------------------------------------------------------------------------
+
+def test_wheel_builds_offline_and_contains_the_package(tmp_path):
+    source = tmp_path / "chat_api"  # build from a copy: setuptools writes build/ and *.egg-info into the source
+    shutil.copytree(CHAT, source, ignore=shutil.ignore_patterns("build", "dist", "*.egg-info", "__pycache__"))
+    out = tmp_path / "wheels"
+    run = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index",
+                          "-q", "-w", str(out), str(source)], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout + run.stderr
+    wheels = list(out.glob("*.whl"))
+    assert [w.name for w in wheels] == ["textbook_chat_api-1.0.0-py3-none-any.whl"]
+    assert __version__ == "1.0.0"
+    with zipfile.ZipFile(wheels[0]) as wheel:
+        names = set(wheel.namelist())
+        metadata = wheel.read("textbook_chat_api-1.0.0.dist-info/METADATA").decode()
+        entry_points = wheel.read("textbook_chat_api-1.0.0.dist-info/entry_points.txt").decode()
+    for module in ("__init__", "app", "config", "db", "embedding", "index", "metrics", "qdrant"):
+        assert "chat_api/%s.py" % module in names
+    assert "Name: textbook-chat-api" in metadata and "Version: 1.0.0" in metadata
+    for dependency in ("fastapi", "uvicorn", "prometheus-client", "psycopg[binary]", "httpx"):
+        assert "Requires-Dist: %s" % dependency in metadata
+    assert "chat-api-index = chat_api.index:main" in entry_points
