@@ -360,3 +360,17 @@ def test_wheel_builds_offline_and_contains_the_package(tmp_path):
     for dependency in ("fastapi", "uvicorn", "prometheus-client", "psycopg[binary]", "httpx"):
         assert "Requires-Dist: %s" % dependency in metadata
     assert "chat-api-index = chat_api.index:main" in entry_points
+
+    # Installed from the wheel (not the source tree), the app imports and reports the package's version.
+    target = tmp_path / "site"
+    run = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "-q", "--target",
+                          str(target), str(wheels[0])], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout + run.stderr
+    probe = ("import chat_api, chat_api.app as app; from chat_api.config import Settings; "
+             "s = Settings.from_env({'CHAT_DATABASE_URL': 'postgresql://h/d', 'CHAT_QDRANT_URL': 'http://q'}); "
+             "print(chat_api.__file__, s.version, callable(app.app))")
+    run = subprocess.run([sys.executable, "-c", probe], env=dict(os.environ, PYTHONPATH=str(target)),
+                         capture_output=True, text=True, timeout=60, cwd=str(tmp_path))
+    assert run.returncode == 0, run.stderr
+    path, version, app_ok = run.stdout.split()
+    assert path.startswith(str(target)) and version == "1.0.0" and app_ok == "True"
