@@ -247,6 +247,7 @@ def test_ready_chat_records_question_and_metrics(database, qdrant, docs, alias, 
 
     log = server.log()
     assert "starting textbook-chat-api 2.3.4-test" in log
+    assert not [v for v in qdrant.violations() if alias in v["path"]]  # every body met Qdrant's models
     for secret in _secrets(database, qdrant):
         assert secret not in log
 
@@ -308,6 +309,7 @@ def test_indexer_is_idempotent_and_switches_the_alias(qdrant, docs, alias):
     info = client.collection(alias)
     assert info["points_count"] == 4 and info["config"]["params"]["vectors"]["size"] == 128
     client.close()
+    assert not [v for v in qdrant.violations() if alias in v["path"]]
 
 
 def test_chunking_and_embedding():
