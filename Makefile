@@ -21,11 +21,14 @@ test: deps
 deps: apt venv npm link
 
 # System packages: git (the git server uses `git http-backend`), Node.js/npm for Docusaurus, the PostgreSQL 15
-# server binaries (the Neon stand-in's databases; Debian installs them outside PATH, in /usr/lib/postgresql/15/bin).
+# server binaries (the Neon stand-in's databases; Debian installs them outside PATH, in /usr/lib/postgresql/15/bin),
+# systemd-nspawn and debootstrap (the sandbox's Debian test hosts).
 apt:
 	@missing=""; \
 	command -v git >/dev/null || missing="$$missing git"; \
 	test -x /usr/lib/postgresql/15/bin/pg_ctl || missing="$$missing postgresql-15"; \
+	command -v systemd-nspawn >/dev/null || missing="$$missing systemd-container"; \
+	command -v debootstrap >/dev/null || missing="$$missing debootstrap"; \
 	command -v node >/dev/null || missing="$$missing nodejs"; \
 	command -v npm >/dev/null || missing="$$missing npm"; \
 	command -v shellcheck >/dev/null || missing="$$missing shellcheck"; \

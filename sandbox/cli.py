@@ -3,7 +3,8 @@
 `up` starts fresh stand-ins in one detached process: GitHub (repository textbook/textbook, default branch main, a
 token with scope repo), Neon (with its PostgreSQL servers) and Qdrant; writes <state-dir>/sandbox.json and returns
 once they answer; it does nothing if the sandbox already runs. `down` stops them (and succeeds if nothing runs),
-PostgreSQL servers included. `serve` is the detached process itself.
+PostgreSQL servers included. `serve` is the detached process itself. `hosts up N|down|status` manages the
+Debian test hosts (systemd-nspawn containers over SSH, sandbox/hosts.py).
 """
 import argparse
 import json
@@ -110,8 +111,15 @@ def down(args):
     else:
         print("sandbox not running")
     stop_leftover_postgres(Path(args.state_dir) / "neon")
+    test_hosts(args.state_dir).down()
     state_path(args.state_dir).unlink(missing_ok=True)
     return 0
+
+
+def test_hosts(state_dir):
+    from sandbox.hosts import Hosts
+
+    return Hosts(Path(state_dir) / "hosts", ROOT / ".cache" / "sandbox")
 
 
 def stop_leftover_postgres(neon_dir):
@@ -190,6 +198,20 @@ def serve(args):
     return 0
 
 
+def hosts(args):
+    """`hosts up N`, `hosts down`, `hosts status`: the Debian test hosts (sandbox/hosts.py)."""
+    machines = test_hosts(args.state_dir)
+    if args.action == "up":
+        shown = machines.up(args.count)
+    elif args.action == "down":
+        machines.down()
+        shown = []
+    else:
+        shown = machines.status()
+    print(json.dumps(shown, indent=2))
+    return 0
+
+
 def tail(path, lines=20):
     try:
         return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:])
@@ -205,7 +227,8 @@ def fail(message):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    for name, func in (("up", up), ("down", down), ("status", status), ("urls", urls), ("serve", serve)):
+    for name, func in (("up", up), ("down", down), ("status", status), ("urls", urls), ("serve", serve),
+                       ("hosts", hosts)):
         command = commands.add_parser(name)
         command.set_defaults(func=func)
         command.add_argument("--state-dir", default=str(ROOT / ".sandbox"),
@@ -217,5 +240,8 @@ def main(argv=None):
             command.add_argument("--qdrant-port", type=int, default=8483, help="the Qdrant API (0: any free port)")
         if name == "up":
             command.add_argument("--timeout", type=float, default=60, help="seconds to wait for it to answer")
+        if name == "hosts":
+            command.add_argument("action", choices=["up", "down", "status"])
+            command.add_argument("count", type=int, nargs="?", default=1, help="with up: how many hosts")
     args = parser.parse_args(argv)
     return args.func(args)
