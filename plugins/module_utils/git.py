@@ -178,10 +178,11 @@ def _ref_sha(out, ref):
 class _Pending(object):
     """A git command running in the background; ``wait()`` returns ``parse(stdout)`` or raises GitError."""
 
-    def __init__(self, git, proc):
+    def __init__(self, git, proc, parse=None, fetches=False):
         self.git = git
         self.proc = proc
-        self.parse = lambda out: out
+        self.parse = parse or (lambda out: out)
+        self.fetches = fetches  # a fetch brings the commits into the repository, not only a sha
 
     def cancel(self):
         """Stop the command: its answer is no longer needed."""
@@ -330,18 +331,16 @@ class Git(object):
 
     # --- remotes ------------------------------------------------------------------------------------------
 
-    def start(self, args):
+    def start(self, args, **pending):
         """Start git in the background (for a network round trip that can overlap local work)."""
         env = dict(os.environ)
         env.update(self.env)
         return _Pending(self, subprocess.Popen([self.git] + list(args), stdin=subprocess.DEVNULL,
-                                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env))
+                                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env), **pending)
 
     def ls_remote_start(self, url, ref):
         """Start ``git ls-remote``; ``.wait()`` on the result gives what ``ls_remote`` returns."""
-        pending = self.start(["ls-remote", "--", url, ref])
-        pending.parse = lambda out: _ref_sha(out, ref)
-        return pending
+        return self.start(["ls-remote", "--", url, ref], parse=lambda out: _ref_sha(out, ref))
 
     def ls_remote(self, url, ref):
         """The sha ``ref`` points to on the remote, or None when the remote has no such ref."""
@@ -357,7 +356,7 @@ class Git(object):
 
     def fetch_start(self, url, refspecs, depth=1):
         """Start ``git fetch`` in the background; ``.wait()`` raises GitError (kind missing_ref for a missing ref)."""
-        return self.start(self.fetch_args(url, refspecs, depth))
+        return self.start(self.fetch_args(url, refspecs, depth), fetches=True)
 
     def fetch(self, url, refspecs, depth=1, check=True):
         rc, out, err = self.run(self.fetch_args(url, refspecs, depth), check=False)

@@ -503,9 +503,7 @@ class Publisher(object):
         straight away (one round trip); otherwise only its sha is asked for (ls-remote) and fetched if it moved.
         A rollback fetches its own commit meanwhile, and two shallow fetches into one repository cannot overlap."""
         if self.local_ref() is None and not self.rollback:
-            pending = self.git.fetch_start(self.repo, ["+%s:%s" % (self.ref, LOCAL_REF)])
-            pending.fetched = True
-            return pending
+            return self.git.fetch_start(self.repo, ["+%s:%s" % (self.ref, LOCAL_REF)])
         return self.git.ls_remote_start(self.repo, self.ref)
 
     def read_head(self, pending=None):
@@ -514,7 +512,7 @@ class Publisher(object):
         ``pending``: from ``start_reading_head``, whose round trip overlapped local work.
         """
         pending = pending or self.git.ls_remote_start(self.repo, self.ref)
-        fetched = getattr(pending, "fetched", False)
+        fetched = pending.fetches
         try:
             head = pending.wait()
         except GitError as exc:
@@ -700,8 +698,7 @@ class Publisher(object):
     def rollback_tree(self):
         sha = self.rollback
         if not self.git.has_object(sha, "commit"):
-            rc, dummy, err = self.git.run(["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--depth=1", "--",
-                                           self.repo, "%s:%s" % (sha, ROLLBACK_REF)], check=False)
+            rc, dummy, err = self.git.run(self.git.fetch_args(self.repo, ["%s:%s" % (sha, ROLLBACK_REF)]), check=False)
             if rc != 0 or not self.git.has_object(sha, "commit"):
                 raise PublishError("rollback_to %s cannot be fetched from repo %s: it is not a commit there (or the "
                                    "server does not allow fetching by sha). git said: %s" % (sha, self.repo, err.strip()))
