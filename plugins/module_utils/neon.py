@@ -52,11 +52,11 @@ def password_values(data):
     return found
 
 
-def branch_scope_spec(branch_required=False):
+def branch_scope_spec():
     """Options naming where a resource lives: project (name or id) and branch (name or id)."""
     return dict(
         project=dict(type="str", required=True),
-        branch=dict(type="str", required=branch_required),
+        branch=dict(type="str"),
     )
 
 
@@ -83,15 +83,13 @@ def role_name_problem(name):
 class NeonModule(ApiModule):
     """ApiModule configured for Neon, plus project/branch lookups by name and operation waiting."""
 
-    def __init__(self, argument_spec=None, sleep=time.sleep, clock=time.monotonic, **kwargs):
+    def __init__(self, argument_spec=None, **kwargs):
         spec = dict(operation_timeout=dict(type="int", default=300))
         spec.update(argument_spec or {})
         super().__init__(argument_spec=spec, api_defaults=NEON_API_DEFAULTS, **kwargs)
         if self.params["operation_timeout"] <= 0:
             self.fail_json(msg="operation_timeout must be a positive number of seconds, got %s."
                            % self.params["operation_timeout"])
-        self.sleep = sleep
-        self.clock = clock
         self.require_token()
 
     # --- requests -------------------------------------------------------------------------------------------
@@ -129,17 +127,17 @@ class NeonModule(ApiModule):
             if operation.get("status") not in OPERATION_DONE:
                 pending[operation["id"]] = operation
         timeout = self.params["operation_timeout"]
-        deadline = self.clock() + timeout
+        deadline = time.monotonic() + timeout
         delay = POLL_FIRST
         while pending:
-            remaining = deadline - self.clock()
+            remaining = deadline - time.monotonic()
             if remaining <= 0:
                 names = ", ".join("%s (%s, %s)" % (op.get("action"), op_id, op.get("status"))
                                   for op_id, op in sorted(pending.items()))
                 self.fail_json(msg="%s: Neon operations did not finish within operation_timeout=%ss: %s. They may "
                                    "still finish: run the task again, or raise operation_timeout."
                                    % (what, timeout, names), operations=sorted(pending))
-            self.sleep(min(delay, remaining))
+            time.sleep(min(delay, remaining))
             delay = min(delay * 2, POLL_MAX)
             for op_id in sorted(pending):
                 path = "/projects/%s/operations/%s" % (pending[op_id].get("project_id") or project_id, op_id)
@@ -196,8 +194,9 @@ class NeonModule(ApiModule):
                 return branch
         return None
 
-    def require_branch(self, project, ref, option="branch"):
-        branch = self.find_branch(project, ref)
+    def require_branch(self, project, ref, option="branch", branches=None):
+        """Like find_branch, failing with a message that names ``option`` when there is no such branch."""
+        branch = self.find_branch(project, ref, branches)
         if branch is None:
             self.fail_json(msg="%s %r: project %s has no such branch. Check the option %s, or create the branch with "
                                "textbook.deploy.neon_branch." % (option, ref, project["name"], option))

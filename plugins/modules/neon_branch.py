@@ -140,10 +140,13 @@ def endpoint_settings(compute):
     return {field: compute[option] for option, field in COMPUTE_FIELDS if compute.get(option) is not None}
 
 
+def read_write(endpoints):
+    return next((e for e in endpoints if e.get("type") == "read_write"), None)
+
+
 def read_write_endpoint(module, project, branch):
     path = "/projects/%s/branches/%s/endpoints" % (project["id"], branch["id"])
-    endpoints = module.get(path, "Listing the endpoints of branch %s" % branch["name"]).get("endpoints", [])
-    return next((e for e in endpoints if e.get("type") == "read_write"), None)
+    return read_write(module.get(path, "Listing the endpoints of branch %s" % branch["name"]).get("endpoints", []))
 
 
 def ensure_endpoint(module, project, branch, settings):
@@ -174,18 +177,14 @@ def create_branch(module, project, parent, settings):
         body["endpoints"] = [dict(settings, type="read_write")]
     what = "Creating branch %s of project %s" % (params["name"], project["name"])
     data = module.change(project["id"], "POST", "/projects/%s/branches" % project["id"], what, body=body, ok=(201,))
-    endpoint = next((e for e in data.get("endpoints", []) if e.get("type") == "read_write"), None)
-    return data["branch"], endpoint
+    return data["branch"], read_write(data.get("endpoints", []))
 
 
 def present(module, project, branches):
     """(changed, before, after), each state a dict {branch, endpoint}."""
     params = module.params
     settings = endpoint_settings(params["compute"] or {})
-    parent = module.find_branch(project, params["parent"], branches)
-    if parent is None:
-        module.fail_json(msg="parent %r: project %s has no such branch. Check the option parent."
-                             % (params["parent"], project["name"]))
+    parent = module.require_branch(project, params["parent"], option="parent", branches=branches)
     branch = module.find_branch(project, params["name"], branches)
     if branch is None:
         if module.check_mode:
