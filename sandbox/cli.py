@@ -111,12 +111,12 @@ def down(args):
     else:
         print("sandbox not running")
     stop_leftover_postgres(Path(args.state_dir) / "neon")
-    test_hosts(args.state_dir).down()
+    sandbox_hosts(args.state_dir).down()
     state_path(args.state_dir).unlink(missing_ok=True)
     return 0
 
 
-def test_hosts(state_dir):
+def sandbox_hosts(state_dir):
     from sandbox.hosts import Hosts
 
     return Hosts(Path(state_dir) / "hosts", ROOT / ".cache" / "sandbox")
@@ -200,7 +200,7 @@ def serve(args):
 
 def hosts(args):
     """`hosts up N`, `hosts down`, `hosts status`: the Debian test hosts (sandbox/hosts.py)."""
-    machines = test_hosts(args.state_dir)
+    machines = sandbox_hosts(args.state_dir)
     if args.action == "up":
         shown = machines.up(args.count)
     elif args.action == "down":

@@ -89,7 +89,7 @@ class Hosts:
     def down(self):
         """Stop every host and remove what it used, including leftovers of a killed run."""
         state = self._state()
-        names = set(state) | {ns for ns in self._namespaces()}
+        names = set(state) | set(self._namespaces())
         for name in sorted(names):
             self._stop(name, state.get(name))
         run("ip", "link", "del", self.bridge, check=False)
@@ -100,6 +100,10 @@ class Hosts:
         return [host for name, host in sorted(self._state().items()) if self._alive(host["pid"])]
 
     # --- one host ----------------------------------------------------------------------------------------
+
+    def _veth(self, name):
+        """The bridge side of a host's veth pair: tb-host2 -> tbv2."""
+        return "%sv%s" % (self.prefix, name.rsplit("host", 1)[1])
 
     def _paths(self, name):
         root = self.state_dir / name
@@ -118,7 +122,7 @@ class Hosts:
         ssh_dir.mkdir(mode=0o700, exist_ok=True)
         (ssh_dir / "authorized_keys").write_text(self.key.with_suffix(".pub").read_text())
         address = "%s.%d" % (self.subnet, 10 + number)
-        veth = "%sv%d" % (self.prefix, number)
+        veth = self._veth(name)
         run("ip", "netns", "add", name)
         run("ip", "link", "add", veth, "type", "veth", "peer", "name", "host0", "netns", name)
         run("ip", "link", "set", veth, "master", self.bridge, "up")
@@ -152,7 +156,7 @@ class Hosts:
         top, upper, work, root = self._paths(name)
         if os.path.ismount(root):
             run("umount", "-l", str(root), check=False)
-        run("ip", "link", "del", "%sv%s" % (self.prefix, name.rsplit("host", 1)[-1]), check=False)
+        run("ip", "link", "del", self._veth(name), check=False)
         run("ip", "netns", "del", name, check=False)
         shutil.rmtree(top, ignore_errors=True)
 
