@@ -86,6 +86,8 @@ HANDOVER = """
 
 
 def test_first_run_provisions_everything_and_the_rerun_only_reads(neon, qdrant, environment, tmp_path):
+    # the stand-ins are shared by the session, and other tests provoke violations on purpose: count only ours
+    earlier_violations = len(neon.violations()), len(qdrant.violations())
     handover = tmp_path / "handover.yml"
     handover.write_text(HANDOVER.format(playbook=PLAYBOOK, dest=tmp_path / "facts.json"))
     first = run_playbook(handover, inventory=INVENTORY, extra_vars={
@@ -114,7 +116,7 @@ def test_first_run_provisions_everything_and_the_rerun_only_reads(neon, qdrant, 
     assert second.returncode == 0, second.stdout[-4000:]
     assert recap(second.stdout)["changed"] == 0, second.stdout[-4000:]
     assert writes(neon) == [] and writes(qdrant) == []
-    assert neon.violations() == [] and qdrant.violations() == []
+    assert neon.violations()[earlier_violations[0]:] == [] and qdrant.violations()[earlier_violations[1]:] == []
 
 
 def test_check_mode_on_a_new_environment_changes_nothing(neon, qdrant, environment):

@@ -39,8 +39,9 @@ def unique(prefix):
 @pytest.fixture
 def project(neon, neon_project):
     neon.reset_log()
+    earlier = len(neon.violations())  # the stand-in is shared by the session: count only this test's
     yield neon_project
-    assert neon.violations() == []
+    assert neon.violations()[earlier:] == []
 
 
 def branch(neon, project, name, **args):
