@@ -76,12 +76,15 @@ def up(args):
     state_path(state_dir).unlink(missing_ok=True)
     for service in SERVICES:  # every `up` starts from fresh services
         shutil.rmtree(state_dir / service, ignore_errors=True)
+    # the data services listen on the hosts' bridge, where the controller and the hosts both reach them
+    machines = sandbox_hosts(state_dir)
+    machines.network()
     log_path = state_dir / "sandbox.log"
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "sandbox", "serve", "--state-dir", str(state_dir.resolve()),
              "--port", str(args.port), "--pages-port", str(args.pages_port), "--neon-port", str(args.neon_port),
-             "--qdrant-port", str(args.qdrant_port)],
+             "--qdrant-port", str(args.qdrant_port), "--data-host", machines.gateway],
             cwd=str(ROOT), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + args.timeout
     while time.monotonic() < deadline:
@@ -174,8 +177,8 @@ def serve(args):
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     github = GitHubStandIn(os.path.join(args.state_dir, "github"), port=args.port, pages_port=args.pages_port)
-    neon = NeonStandIn(os.path.join(args.state_dir, "neon"), port=args.neon_port)
-    qdrant = QdrantStandIn(os.path.join(args.state_dir, "qdrant"), port=args.qdrant_port)
+    neon = NeonStandIn(os.path.join(args.state_dir, "neon"), port=args.neon_port, public_host=args.data_host)
+    qdrant = QdrantStandIn(os.path.join(args.state_dir, "qdrant"), host=args.data_host, port=args.qdrant_port)
     started = []
     try:
         for service in (github, neon, qdrant):
@@ -238,6 +241,9 @@ def main(argv=None):
             command.add_argument("--pages-port", type=int, default=8481, help="the Pages host (0: any free port)")
             command.add_argument("--neon-port", type=int, default=8482, help="the Neon API (0: any free port)")
             command.add_argument("--qdrant-port", type=int, default=8483, help="the Qdrant API (0: any free port)")
+        if name == "serve":
+            command.add_argument("--data-host", default="127.0.0.1",
+                                 help="the address Qdrant and Neon's databases listen on (up: the hosts' bridge)")
         if name == "up":
             command.add_argument("--timeout", type=float, default=60, help="seconds to wait for it to answer")
         if name == "hosts":

@@ -10,6 +10,7 @@ state file and from the names it gives things).
     hosts.up(2)          # [{"name": "tb-host1", "address": "10.77.0.11", ...}, ...]
     hosts.down()
 """
+import hashlib
 import json
 import os
 import shutil
@@ -19,7 +20,9 @@ import time
 from pathlib import Path
 
 SUITE = "bookworm"
-PACKAGES = "systemd,systemd-sysv,dbus,openssh-server,python3,sudo,iproute2"
+# What the roles expect to find installed: hosts have no package mirror of their own (apt tasks on them are no-ops
+# that check the package is there). nginx and python3-venv are the backend's; the base is rebuilt when this changes.
+PACKAGES = "systemd,systemd-sysv,dbus,openssh-server,python3,python3-venv,python3-apt,sudo,iproute2,nginx,procps"
 NSPAWN_RUN = "/run/systemd/nspawn"  # systemd-nspawn wants it; without systemd as PID 1 nobody else makes it
 
 
@@ -44,9 +47,11 @@ def debian_mirror():
 class Hosts:
     def __init__(self, state_dir, cache_dir, prefix="tb", subnet="10.77.0"):
         self.state_dir = Path(state_dir).resolve()
-        self.base = Path(cache_dir).resolve() / ("base-%s" % SUITE)
+        packages = hashlib.sha256(PACKAGES.encode()).hexdigest()[:8]
+        self.base = Path(cache_dir).resolve() / ("base-%s-%s" % (SUITE, packages))
         self.prefix, self.subnet = prefix, subnet
         self.bridge = "%sbr0" % prefix
+        self.gateway = subnet + ".1"  # the controller's address on the bridge: what the hosts reach it at
         self.key = self.state_dir / "id_ed25519"
         self.state_file = self.state_dir / "hosts.json"
 
@@ -74,7 +79,7 @@ class Hosts:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         if not self.key.exists():
             run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "sandbox", "-f", str(self.key))
-        self._network()
+        self.network()
         state = self._state()
         for number in range(1, count + 1):
             name = "%s-host%d" % (self.prefix, number)
@@ -129,7 +134,7 @@ class Hosts:
         run("ip", "-n", name, "addr", "add", address + "/24", "dev", "host0")
         run("ip", "-n", name, "link", "set", "host0", "up")
         run("ip", "-n", name, "link", "set", "lo", "up")
-        run("ip", "-n", name, "route", "add", "default", "via", self.subnet + ".1")
+        run("ip", "-n", name, "route", "add", "default", "via", self.gateway)
         log = open(top / "console.log", "wb")
         proc = subprocess.Popen(
             ["systemd-nspawn", "--register=no", "--keep-unit", "-q", "-D", str(root), "-M", name, "-b",
@@ -177,13 +182,14 @@ class Hosts:
 
     # --- shared plumbing ---------------------------------------------------------------------------------
 
-    def _network(self):
+    def network(self):
+        """The bridge (with the controller's address) and the nspawn runtime directory; idempotent."""
         if not os.path.ismount(NSPAWN_RUN):
             os.makedirs(NSPAWN_RUN, exist_ok=True)
             run("mount", "-t", "tmpfs", "tmpfs", NSPAWN_RUN)
         if run("ip", "link", "show", self.bridge, check=False).returncode != 0:
             run("ip", "link", "add", self.bridge, "type", "bridge")
-            run("ip", "addr", "add", self.subnet + ".1/24", "dev", self.bridge)
+            run("ip", "addr", "add", self.gateway + "/24", "dev", self.bridge)
             run("ip", "link", "set", self.bridge, "up")
 
     def _namespaces(self):
