@@ -1,0 +1,117 @@
+"""A world to deploy the backend into: three sandbox hosts (a load balancer and two app hosts), the Neon stand-in
+(its databases) and the Qdrant stand-in on the hosts' bridge with the chat service's database and collection, and
+an Ansible inventory for deploy_backend.yml and rollback_backend.yml. Used by the backend tests and benchmark.
+
+    with BackendWorld(work_dir, prefix="tbd", subnet="10.79.0") as world:
+        world.inventory            # path of the inventory (JSON)
+        world.lb, world.apps       # host descriptions (name, address, key, ...)
+        world.ssh(world.lb, "...") # CompletedProcess
+"""
+import json
+import re
+import shutil
+import urllib.request
+from pathlib import Path
+
+from sandbox.hosts import Hosts
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCE = ROOT / "examples" / "chat_api"
+
+
+class BackendWorld:
+    def __init__(self, work_dir, prefix, subnet, settings=None):
+        self.work = Path(work_dir)
+        self.hosts = Hosts(self.work / "hosts", ROOT / ".cache" / "sandbox", prefix=prefix, subnet=subnet)
+        self.settings = dict(settings or {})
+        self.neon = self.qdrant = None
+
+    def __enter__(self):
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def start(self):
+        from sandbox.neon import NeonStandIn
+        from sandbox.qdrant import QdrantStandIn
+
+        self.lb, *self.apps = self.hosts.up(3)
+        self.neon = NeonStandIn(str(self.work / "neon"), public_host=self.hosts.gateway)
+        self.qdrant = QdrantStandIn(str(self.work / "qdrant"), host=self.hosts.gateway)
+        self.neon.start()
+        self.qdrant.start()
+        project = self.neon.create_project("chat", full=True)
+        self._qdrant("PUT", "/collections/passages", {"vectors": {"size": 384, "distance": "Cosine"}})
+        self.secrets = {"backend_database_url": self.neon.connection_uri(project["project"]["id"]),
+                        "backend_qdrant_api_key": self.qdrant.api_key}
+        self.wheelhouses = self.work / "wheelhouses"
+        self.inventory = self.write_inventory(self.work / "inventory.json")
+
+    def stop(self):
+        for service in (self.qdrant, self.neon):
+            if service:
+                service.stop()
+        self.hosts.down()
+
+    def write_inventory(self, path, extra_app_hosts=()):
+        """The inventory; extra_app_hosts: more (name, address) app hosts, e.g. one that does not exist."""
+        machines = [(host["name"], host["address"]) for host in self.apps] + list(extra_app_hosts)
+        inventory = {
+            "all": {"vars": dict(self.secrets, backend_qdrant_url=self.qdrant.url,
+                                 backend_wheelhouse_root=str(self.wheelhouses), **self.settings)},
+            "backend": {"hosts": {name: self._host_vars(address) for name, address in machines}},
+            "loadbalancer": {"hosts": {self.lb["name"]: self._host_vars(self.lb["address"])}},
+        }
+        Path(path).write_text(json.dumps(inventory))
+        return Path(path)
+
+    def _host_vars(self, address):
+        return {"ansible_host": address, "ansible_user": "root", "ansible_ssh_private_key_file": str(self.hosts.key),
+                "ansible_python_interpreter": "/usr/bin/python3",
+                "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"}
+
+    def ssh(self, host, command, check=True):
+        return self.hosts.ssh(host, command, check=check)
+
+    def release(self, version, patch=None):
+        """A copy of the example service with another version (and, with patch, a change to its app module);
+        returns the source directory to deploy with backend_source."""
+        copy = self.work / ("chat_api-" + version)
+        shutil.rmtree(copy, ignore_errors=True)
+        shutil.copytree(SOURCE, copy, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
+        pyproject = copy / "pyproject.toml"
+        pyproject.write_text(re.sub(r'(?m)^version = ".*"$', 'version = "%s"' % version, pyproject.read_text()))
+        if patch:
+            app = copy / "src" / "chat_api" / "app.py"
+            patched = patch(app.read_text())
+            if patched == app.read_text():
+                raise ValueError("%s did not change %s: update it to the service's code" % (patch.__name__, app))
+            app.write_text(patched)
+        return copy
+
+    def _qdrant(self, method, path, body):
+        request = urllib.request.Request(self.qdrant.url + path, method=method, data=json.dumps(body).encode(),
+                                         headers={"api-key": self.qdrant.api_key,
+                                                  "Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.load(response)
+
+
+def never_ready(source):
+    """A release whose readiness check always fails (a broken dependency check shipped)."""
+    return source.replace('failed = sorted(name for name, result in checks.items() if result != "ok")',
+                          'failed = ["postgres"]')
+
+
+def crashes_after_start(source):
+    """A release that serves for a few seconds, then dies (and again after every restart)."""
+    return source.replace('        try:\n            yield\n',
+                          '        import os, threading\n'
+                          '        threading.Timer(4, os._exit, [1]).start()\n'
+                          '        try:\n            yield\n', 1)
