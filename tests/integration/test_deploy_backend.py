@@ -198,8 +198,8 @@ def test_a_taken_port_is_refused(world):
     squatter = "import socket, time; s = socket.socket(); s.bind(('127.0.0.1', 8002)); s.listen(); time.sleep(600)"
     world.ssh(world.apps[0], "systemd-run --unit squatter python3 -c %s" % shell_quote(squatter))
     try:
-        time.sleep(1)
-        assert "squatter.service" in on_app(world, 0, "ss -Hltnpe 'sport = :8002'")
+        listening = on_app(world, 0, "for i in $(seq 50); do ss -Hltnp 'sport = :8002' | grep . && break; sleep 0.2; done")
+        assert "python3" in listening
         proc = deploy(world, "1.1.0")
         assert proc.returncode != 0
         assert "Port 8002 (backend_ports.green) is taken" in proc.stdout, proc.stdout[-6000:]
