@@ -195,11 +195,13 @@ def test_bad_input_fails_before_anything_changes(world, extra, message):
 
 
 def test_a_taken_port_is_refused(world):
-    squatter = "import socket, time; s = socket.socket(); s.bind(('127.0.0.1', 8002)); s.listen(); time.sleep(600)"
+    # SO_REUSEADDR: the old color's connections may still be in TIME_WAIT on that port
+    squatter = ("import socket, time; s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); "
+                "s.bind(('127.0.0.1', 8002)); s.listen(); time.sleep(600)")
     world.ssh(world.apps[0], "systemd-run --unit squatter python3 -c %s" % shell_quote(squatter))
     try:
         listening = on_app(world, 0, "for i in $(seq 50); do ss -Hltnp 'sport = :8002' | grep . && break; sleep 0.2; done")
-        assert "python3" in listening
+        assert "python3" in listening, on_app(world, 0, "journalctl -u squatter --no-pager | tail")
         proc = deploy(world, "1.1.0")
         assert proc.returncode != 0
         assert "Port 8002 (backend_ports.green) is taken" in proc.stdout, proc.stdout[-6000:]
