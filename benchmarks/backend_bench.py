@@ -57,6 +57,7 @@ import http.client
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -544,9 +545,7 @@ def main():
         if current["load"]:
             current["load"].stop()
         world.stop()
-        if not args.log_dir:
-            import shutil
-            shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)  # the hosts' files, stand-ins' state, sources and wheelhouses
 
     print()
     print("Settings: %s; load %.0f req/s over %d keep-alive connections (every 10th GET /readyz, else GET /version); "
