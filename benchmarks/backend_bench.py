@@ -25,14 +25,15 @@ Steps, in this order, on the same hosts (each starts from the state the one befo
 
 The load: an open-loop generator in this script (standard library only): 10 threads (--threads), each with its
 own keep-alive http.client connection to the load balancer (http://<lb>:80/), sending GET /version (every 10th
-request GET /readyz) on a fixed schedule, 200 requests/s in total (--rate). A request is failed when it gets a
+request GET /readyz, and every 10th POST /api/chat: a POST is never retried on the other host by the load
+balancer, so it shows a request lost in a switch) on a fixed schedule, 200 requests/s in total (--rate). A request is failed when it gets a
 non-2xx status or a connection error/timeout (the connection is then reopened for the next one). Per request:
 scheduled time, send time, latency (send to end of body), ok, status, which version answered (/version), error.
 Latency is measured from the send; "send lag" (send time minus scheduled time) says whether the generator kept
 its schedule. Each loaded step has 10 s (--baseline) of load before ansible-playbook starts (the "before"
 figures) and 3 s after it ends; the failed requests counted are those of all three windows. p50/p99 are of the
-mix; /readyz (a Postgres query and a Qdrant request, ~20 ms) sets the p99, so the notes also give /version and
-/readyz alone. The machine's CPU use (from /proc/stat) before and during, and other people's
+mix; /readyz (a Postgres query and a Qdrant request, ~20 ms) and /api/chat set the p99, so the notes also give
+each path alone. The machine's CPU use (from /proc/stat) before and during, and other people's
 ansible-playbook/pytest/molecule processes seen during a run ("NOT ALONE": the figures are skewed), are noted too.
 
 Per playbook run: wall time of the whole ansible-playbook command; controller peak memory, sampled every 0.1 s as
@@ -98,6 +99,8 @@ BUILD_PLAYBOOK = """\
 class Load:
     """Open-loop load: request n is due at start + n / rate; thread i sends requests i, i + threads, ..."""
 
+    QUESTION = json.dumps({"question": "What does a health gate check before the switch?"})
+
     def __init__(self, host, rate, threads, readyz_every=10, timeout=10.0):
         self.host, self.rate, self.threads = host, rate, threads
         self.readyz_every, self.timeout = readyz_every, timeout
@@ -126,13 +129,17 @@ class Load:
             delay = due - time.monotonic()
             if delay > 0 and self._stop.wait(delay):
                 break
-            path = "/readyz" if number % self.readyz_every == self.readyz_every - 1 else "/version"
+            path = {self.readyz_every - 1: "/readyz", self.readyz_every // 2 - 1: "/api/chat"}.get(
+                number % self.readyz_every, "/version")
             sent = time.monotonic()
             status = version = error = None
             try:
                 if conn is None:
                     conn = http.client.HTTPConnection(self.host, 80, timeout=self.timeout)
-                conn.request("GET", path)
+                if path == "/api/chat":
+                    conn.request("POST", path, self.QUESTION, {"Content-Type": "application/json"})
+                else:
+                    conn.request("GET", path)
                 response = conn.getresponse()
                 body = response.read()
                 status = response.status
@@ -482,7 +489,7 @@ def main():
                              label, len(everything) / (max(r[1] for r in everything) - load.started),
                              before["lag_p99_ms"], during["lag_p99_ms"], during["max_ms"], during["versions"],
                              after["versions"]))
-            for path in ("/version", "/readyz"):
+            for path in ("/version", "/readyz", "/api/chat"):
                 first = summary([r for r in load.window(load.started, run.start) if r[3] == path])
                 second = summary([r for r in load.window(run.start, run.end) if r[3] == path])
                 notes.append("%s: %s alone: p50 / p99 %.1f / %.1f ms before, %.1f / %.1f ms during" % (

@@ -1,6 +1,7 @@
 """A world to deploy the backend into: three sandbox hosts (a load balancer and two app hosts), the Neon stand-in
-(its databases) and the Qdrant stand-in on the hosts' bridge with the chat service's database and collection, and
-an Ansible inventory for deploy_backend.yml and rollback_backend.yml. Used by the backend tests and benchmark.
+(its databases) and the Qdrant stand-in on the hosts' bridge with the chat service's database (its migrations
+applied) and collection, and an Ansible inventory for deploy_backend.yml and rollback_backend.yml. Used by the
+backend tests and benchmark.
 
     with BackendWorld(work_dir, prefix="tbd", subnet="10.79.0") as world:
         world.inventory            # path of the inventory (JSON)
@@ -50,6 +51,7 @@ class BackendWorld:
         self._qdrant("PUT", "/collections/passages", {"vectors": {"size": 384, "distance": "Cosine"}})
         self.secrets = {"backend_database_url": self.neon.connection_uri(project["project"]["id"]),
                         "backend_qdrant_api_key": self.qdrant.api_key}
+        self._migrate(self.secrets["backend_database_url"])
         self.wheelhouses = self.work / "wheelhouses"
         self.inventory = self.write_inventory(self.work / "inventory.json")
 
@@ -94,6 +96,16 @@ class BackendWorld:
                 raise ValueError("%s did not change %s: update it to the service's code" % (patch.__name__, app))
             app.write_text(patched)
         return copy
+
+    @staticmethod
+    def _migrate(database_url):
+        """The service's tables, so /api/chat records questions (the data role does this in a real deploy)."""
+        import psycopg
+
+        with psycopg.connect(database_url, connect_timeout=10) as connection:
+            connection.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+            for migration in sorted((SOURCE / "migrations").glob("*.sql")):
+                connection.execute(migration.read_text())
 
     def _qdrant(self, method, path, body):
         request = urllib.request.Request(self.qdrant.url + path, method=method, data=json.dumps(body).encode(),

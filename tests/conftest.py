@@ -28,7 +28,7 @@ for path in (str(COLLECTIONS), str(ROOT)):
         sys.path.insert(0, path)
 
 
-def _env(extra=None):
+def ansible_env(extra=None):
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(COLLECTIONS), str(ROOT), env.get("PYTHONPATH", "")])
     env["ANSIBLE_CONFIG"] = str(ROOT / "ansible.cfg")
@@ -53,7 +53,7 @@ def run_module(name, args, check=False, diff=False, env=None, timeout=600):
     try:
         proc = subprocess.run(
             [sys.executable, "-m", f"ansible_collections.textbook.deploy.plugins.modules.{name}", args_file],
-            capture_output=True, text=True, env=_env(env), timeout=timeout, cwd=str(ROOT),
+            capture_output=True, text=True, env=ansible_env(env), timeout=timeout, cwd=str(ROOT),
         )
     finally:
         os.unlink(args_file)
@@ -81,8 +81,26 @@ def run_playbook(playbook, inventory=None, extra_vars=None, verbosity=0, check=F
     if diff:
         cmd.append("--diff")
     cmd.append(str(playbook))
-    return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env(env),
+    return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=ansible_env(env),
                           timeout=timeout, cwd=str(ROOT))
+
+
+def run_adhoc(pattern, inventory, module, args, timeout=300):
+    """`ansible <pattern> -m <module> -a <args as JSON> -o`; returns {host: result}, each with the status Ansible
+    printed (SUCCESS, CHANGED, FAILED, UNREACHABLE) and `failed`."""
+    cmd = [str(ROOT / ".venv" / "bin" / "ansible") if (ROOT / ".venv").exists() else "ansible", pattern,
+           "-i", str(inventory), "-m", module, "-a", json.dumps(args), "-o"]
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=ansible_env(),
+                          timeout=timeout, cwd=str(ROOT))
+    results = {}
+    for line in proc.stdout.splitlines():
+        host, separator, result = line.partition(" => ")
+        if separator and " | " in host:
+            name, status = host.split(" | ", 1)
+            results[name] = dict(json.loads(result), status=status.rstrip("!"))
+            results[name].setdefault("failed", status.startswith(("FAILED", "UNREACHABLE")))
+    assert results, proc.stdout
+    return results
 
 
 @pytest.fixture(scope="session")

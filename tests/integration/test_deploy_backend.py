@@ -13,7 +13,7 @@ import uuid
 
 import pytest
 
-from conftest import ROOT, run_playbook
+from conftest import ROOT, run_adhoc, run_playbook
 from sandbox.backend_world import BackendWorld, crashes_after_start, never_ready
 
 PREFIX, SUBNET = "tbd", "10.79.0"  # neither the demo's hosts nor tests/sandbox/test_hosts.py's
@@ -78,6 +78,12 @@ def audit(world, index):
     return [json.loads(line) for line in out.splitlines()]
 
 
+def pinned(name):
+    """The version examples/chat_api/constraints.txt pins `name` to."""
+    text = (ROOT / "examples" / "chat_api" / "constraints.txt").read_text()
+    return re.search(r"(?m)^%s==(\S+)$" % re.escape(name), text).group(1)
+
+
 def test_first_deploy_serves_the_release_through_the_load_balancer(world):
     proc = deploy(world)
     assert proc.returncode == 0, proc.stdout[-6000:]
@@ -98,6 +104,9 @@ def test_first_deploy_serves_the_release_through_the_load_balancer(world):
         assert on_app(world, index, "stat -c '%a %U' /etc/chat-api/chat-api.env") == "600 root"
         # installed from the wheelhouse alone: pip had no index to ask
         assert on_app(world, index, "ls /opt/chat-api/releases/1.0.0/wheelhouse | grep -c whl") != "0"
+        # with the dependency versions the service is tested with (its constraints.txt)
+        assert on_app(world, index, "ls /opt/chat-api/releases/1.0.0/wheelhouse | grep -c '^fastapi-%s-'"
+                      % pinned("fastapi")) == "1"
         entry = audit(world, index)[-1]
         assert (entry["action"], entry["version"], entry["result"]) == ("deploy", "1.0.0", "succeeded")
     assert (world.wheelhouses / "textbook-chat-api-1.0.0.tar").exists()
@@ -123,6 +132,30 @@ def test_upgrade_switches_every_host_to_the_new_color(world):
         # the old color is stopped after the drain, and kept for a rollback
         assert on_app(world, index, "systemctl is-active chat-api@blue") == "inactive"
         assert on_app(world, index, "readlink /opt/chat-api/blue") == "releases/1.0.0"
+
+
+def run_module_on(world, host, module, args):
+    """One of our modules run ad hoc on a sandbox host; returns its result."""
+    return run_adhoc(host["name"], world.inventory, "textbook.deploy." + module, args)[host["name"]]
+
+
+def test_blue_green_info_reads_the_hosts_colors_in_one_step(world):
+    result = run_module_on(world, world.apps[0], "blue_green_info",
+                           {"root": "/opt/chat-api", "unit": "chat-api@{color}.service"})
+    assert (result["live"], result["releases"], result["running"]) == (
+        "green", {"blue": "1.0.0", "green": "1.1.0"}, ["green"]), result
+    assert result["installed"] == ["1.1.0", "1.0.0"] and result["changed"] is False
+
+
+def test_nginx_site_puts_back_a_site_nginx_rejects(world):
+    site = "/etc/nginx/conf.d/chat-api.conf"
+    before = on_app(world, 0, "sha256sum %s" % site)
+    result = run_module_on(world, world.apps[0], "nginx_site",
+                           {"path": site, "content": "server { listen 80; no_such_directive on; }\n"})
+    assert result.get("failed") and "no_such_directive" in result["msg"] and "put back" in result["msg"], result
+    assert on_app(world, 0, "sha256sum %s" % site) == before
+    assert on_app(world, 0, "ls -A /etc/nginx/conf.d") == "chat-api.conf"  # no temporary file left
+    assert versions_through_lb(world) == {"1.1.0"}  # nginx was not reloaded with it
 
 
 def test_a_release_failing_its_gate_leaves_the_old_one_serving(world):

@@ -246,7 +246,6 @@ def test_an_empty_reload_command_still_puts_back_on_a_failed_check(site):
 # Known bugs in plugins/modules/nginx_site.py, written as the behaviour the module documents. strict=True: once
 # fixed they pass, the run reports XPASS as a failure, and the marker is to be removed.
 
-@pytest.mark.xfail(strict=True, reason="run_command's own fail_json on a missing program skips put_back")
 def test_a_check_command_that_cannot_be_started_puts_the_previous_file_back(site):
     site.existing(OLD)
     result = site.run(NEW, validate=[str(site.dir / "no-such-nginx"), "-t"])
@@ -254,7 +253,6 @@ def test_a_check_command_that_cannot_be_started_puts_the_previous_file_back(site
     assert site.path.read_text() == OLD
 
 
-@pytest.mark.xfail(strict=True, reason="read_file opens in text mode: a CRLF file reads back as LF")
 def test_a_failed_check_puts_back_a_crlf_file_byte_for_byte(site):
     site.existing(b"server {\r\n    listen 8080;\r\n}\r\n")
     result = site.run(BROKEN)
@@ -262,7 +260,6 @@ def test_a_failed_check_puts_back_a_crlf_file_byte_for_byte(site):
     assert site.path.read_bytes() == b"server {\r\n    listen 8080;\r\n}\r\n"
 
 
-@pytest.mark.xfail(strict=True, reason="read_file opens in text mode: CRLF content never compares equal")
 def test_crlf_content_again_is_a_no_op(site):
     content = "server {\r\n    listen 8080;\r\n}\r\n"
     assert site.run(content)["changed"] is True
@@ -270,7 +267,6 @@ def test_crlf_content_again_is_a_no_op(site):
     assert again["changed"] is False and again["reloaded"] is False
 
 
-@pytest.mark.xfail(strict=True, reason="read_file decodes as UTF-8: a Latin-1 comment crashes the module")
 def test_a_failed_check_puts_back_a_file_that_is_not_utf8(site):
     site.existing(b"# caf\xe9\nserver { listen 8080; }\n")
     result = site.run(BROKEN)
@@ -278,8 +274,26 @@ def test_a_failed_check_puts_back_a_file_that_is_not_utf8(site):
     assert site.path.read_bytes() == b"# caf\xe9\nserver { listen 8080; }\n"
 
 
-@pytest.mark.xfail(strict=True, reason="int('-1', 8) is accepted and os.chmod(-1) gives 07777")
 def test_a_negative_mode_fails(site):
     result = site.run(NEW, mode="-1")
     assert result["failed"] is True and "mode" in result["msg"]
     assert not site.path.exists()
+
+
+def test_a_link_keeps_pointing_at_the_file_it_names_which_gets_the_content(site, tmp_path):
+    available = tmp_path / "sites-available"
+    available.mkdir()
+    (available / "chat-api").write_text(OLD)
+    os.symlink(available / "chat-api", site.path)
+    result = site.run(NEW, validate=["true"])
+    assert result.get("failed") is not True, result.get("msg")
+    assert result["changed"] is True
+    assert os.readlink(site.path) == str(available / "chat-api")
+    assert (available / "chat-api").read_text() == NEW
+
+
+def test_arguments_are_taken_literally(site, tmp_path):
+    seen = tmp_path / "argument"
+    result = site.run(NEW, validate=["sh", "-c", 'printf %s "$1" > ' + shlex.quote(str(seen)), "sh", "$HOME"])
+    assert result.get("failed") is not True, result.get("msg")
+    assert seen.read_text() == "$HOME"

@@ -1,0 +1,144 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: textbook.deploy maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+DOCUMENTATION = r"""
+module: blue_green_info
+short_description: Read the state of a blue-green service on a host in one step
+version_added: 0.1.0
+description:
+  - A blue-green service keeps its state in links under O(root), the layout the C(textbook.deploy.backend) role
+    writes; C(<root>/<color>) points at C(releases/<release>) and C(<root>/live) at the live color.
+  - Returns the live color, the release each color points at, the colors whose systemd unit is active, and the
+    releases installed under C(<root>/releases), newest first.
+  - Reading all of it in one module run is what keeps a rollback down to seconds.
+author:
+  - textbook.deploy maintainers (!UNKNOWN)
+options:
+  root:
+    description:
+      - The service's directory, for example C(/opt/chat-api). A missing directory is a host with nothing deployed.
+    type: path
+    required: true
+  colors:
+    description:
+      - The colors' names.
+    type: list
+    elements: str
+    default: [blue, green]
+  unit:
+    description:
+      - The systemd unit of a color, with C({color}) standing for the color's name, for example
+        V(chat-api@{color}.service). Without it, RV(running) is empty.
+    type: str
+attributes:
+  check_mode:
+    support: full
+    description: Reads in check mode as in a real run.
+  diff_mode:
+    support: none
+    description: Returns no diff; it changes nothing.
+  idempotent:
+    support: full
+    description: Only reads; never changes anything.
+"""
+
+EXAMPLES = r"""
+- name: Read the service's colors and releases
+  textbook.deploy.blue_green_info:
+    root: /opt/chat-api
+    unit: chat-api@{color}.service
+  register: colors
+
+- name: Show the live release
+  ansible.builtin.debug:
+    msg: "{{ colors.releases[colors.live] if colors.live else 'nothing live' }}"
+"""
+
+RETURN = r"""
+live:
+  description: The live color, or an empty string when C(<root>/live) does not exist.
+  returned: always
+  type: str
+  sample: green
+releases:
+  description: The release each color points at (an empty string for a color with no link).
+  returned: always
+  type: dict
+  sample: {blue: "1.3.0", green: "1.4.0"}
+running:
+  description: The colors whose unit is active (empty without O(unit)).
+  returned: always
+  type: list
+  elements: str
+  sample: [green]
+installed:
+  description: The releases installed under C(<root>/releases), newest (last modified) first.
+  returned: always
+  type: list
+  elements: str
+  sample: ["1.4.0", "1.3.0", "1.2.1"]
+"""
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+
+
+def link_name(path):
+    """The last part of a link's target, or '' when there is no link."""
+    try:
+        return os.path.basename(os.readlink(path).rstrip("/"))
+    except (FileNotFoundError, OSError):
+        return ""
+
+
+def installed_releases(directory):
+    try:
+        entries = [entry for entry in os.scandir(directory) if entry.is_dir(follow_symlinks=False)]
+    except FileNotFoundError:
+        return []
+    entries.sort(key=lambda entry: (entry.stat(follow_symlinks=False).st_mtime, entry.name), reverse=True)
+    return [entry.name for entry in entries]
+
+
+def active_colors(module, colors, unit):
+    """The colors whose unit `systemctl is-active` reports active (one line per unit, in order)."""
+    if not unit or not colors:
+        return []
+    units = [unit.replace("{color}", color) for color in colors]
+    rc, out, err = module.run_command([module.get_bin_path("systemctl", required=True), "is-active"] + units)
+    states = out.split()
+    if len(states) != len(units):
+        module.fail_json(msg="systemctl is-active gave no state per unit of %s: %s" % (units, (err or out).strip()))
+    return [color for color, state in zip(colors, states) if state == "active"]
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            root=dict(type="path", required=True),
+            colors=dict(type="list", elements="str", default=["blue", "green"]),
+            unit=dict(type="str"),
+        ),
+        supports_check_mode=True,
+    )
+    root, colors, unit = module.params["root"], module.params["colors"], module.params["unit"]
+    bad = [color for color in colors if not color or "/" in color or color in ("live", "releases")]
+    if bad or len(set(colors)) != len(colors):
+        module.fail_json(msg="colors must be distinct names of links under root (not 'live' or 'releases'), got %s"
+                         % colors)
+    if unit is not None and "{color}" not in unit:
+        module.fail_json(msg="unit must contain {color}, for example chat-api@{color}.service, got %r" % unit)
+    module.exit_json(
+        changed=False,
+        live=link_name(os.path.join(root, "live")),
+        releases=dict((color, link_name(os.path.join(root, color))) for color in colors),
+        running=active_colors(module, colors, unit),
+        installed=installed_releases(os.path.join(root, "releases")),
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,179 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: textbook.deploy maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+DOCUMENTATION = r"""
+module: nginx_site
+short_description: Write an nginx configuration file, check the whole configuration and reload nginx, or put it back
+version_added: 0.1.0
+description:
+  - Writes O(content) to O(path) (a file nginx includes, for example in C(/etc/nginx/conf.d/)) when it differs, runs
+    O(validate) to check nginx's whole configuration with the new file in place, then reloads nginx gracefully with
+    O(reload_command) (in-flight requests finish on the old workers).
+  - When the check or the reload fails, the previous file is put back (or the new one removed when there was none)
+    and the task fails with the command's message, so nginx keeps running on a configuration that passed its check.
+  - A file of a C(server) block cannot be checked on its own (C(template)'s C(validate) sees only the file); this
+    module checks it where nginx reads it, in one task rather than four.
+  - Nothing happens when the file already has O(content) and O(mode); the reload then is not run.
+author:
+  - textbook.deploy maintainers (!UNKNOWN)
+options:
+  path:
+    description:
+      - The configuration file. Its directory must exist.
+    type: path
+    required: true
+  content:
+    description:
+      - The file's content, for example rendered on the controller with C(lookup('ansible.builtin.template', ...)).
+    type: str
+    required: true
+  mode:
+    description:
+      - The file's permissions, as an octal string.
+    type: str
+    default: "0644"
+  validate:
+    description:
+      - The command (program and arguments, taken literally, without a shell or variable expansion) that checks the
+        configuration with the new file in place; a non-zero exit, or a program that cannot be run, fails the task and
+        puts the previous file back.
+    type: list
+    elements: str
+    default: [nginx, -t, -q]
+  reload_command:
+    description:
+      - The command that reloads nginx after a change, for example V([nginx, -s, reload]) on a host without systemd.
+      - An empty list writes and checks the file without reloading.
+    type: list
+    elements: str
+    default: [systemctl, reload, nginx]
+attributes:
+  check_mode:
+    support: full
+    description: Reports whether the file would change; writes nothing, checks nothing and does not reload.
+  diff_mode:
+    support: full
+    description: Shows the file's content before and after.
+  idempotent:
+    support: full
+    description: A file that already has O(content) and O(mode) is left alone and nginx is not reloaded.
+notes:
+  - The file is replaced atomically (written beside it, then renamed), so nginx never reads half a file.
+  - When O(path) is a symbolic link, the file it points at is written and the link kept.
+"""
+
+EXAMPLES = r"""
+- name: Point nginx at the green color
+  textbook.deploy.nginx_site:
+    path: /etc/nginx/conf.d/chat-api.conf
+    content: "{{ lookup('ansible.builtin.template', 'nginx-app.conf.j2') }}"
+
+- name: Write a site on a host where nginx runs without systemd
+  textbook.deploy.nginx_site:
+    path: /etc/nginx/conf.d/status.conf
+    content: |
+      server {
+          listen 8080;
+          location = /status { stub_status; }
+      }
+    reload_command: [nginx, -s, reload]
+"""
+
+RETURN = r"""
+reloaded:
+  description: Whether nginx was reloaded (the file changed and passed the check).
+  returned: always
+  type: bool
+  sample: true
+"""
+
+import os
+import re
+import stat
+import tempfile
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.common.text.converters import to_bytes, to_text
+
+
+def read_file(path):
+    """The file's bytes and permissions, or (None, None) when there is no file."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(), stat.S_IMODE(os.fstat(handle.fileno()).st_mode)
+    except FileNotFoundError:
+        return None, None
+
+
+def write_atomically(module, path, content, mode):
+    descriptor, temporary = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".nginx_site.")
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(content)
+    os.chmod(temporary, mode)
+    module.atomic_move(temporary, path, unsafe_writes=False)
+    os.chmod(path, mode)  # atomic_move keeps the mode of a file it replaces
+
+
+def put_back(module, path, previous, previous_mode):
+    if previous is None:
+        os.unlink(path)
+    else:
+        write_atomically(module, path, previous, previous_mode)
+
+
+def run_or_put_back(module, command, what, path, previous, previous_mode):
+    """Run command (arguments taken literally); on a failure or a program that cannot start, put the file back."""
+    try:
+        rc, out, err = module.run_command(command, handle_exceptions=False, expand_user_and_vars=False)
+    except OSError as error:
+        rc, out, err = 127, "", "cannot run %s: %s" % (command[0], error)
+    if rc != 0:
+        put_back(module, path, previous, previous_mode)
+        module.fail_json(msg="%s failed (rc=%d), the previous %s was put back: %s" % (
+            what, rc, path, (err or out).strip()), rc=rc, stdout=out, stderr=err, reloaded=False)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            path=dict(type="path", required=True),
+            content=dict(type="str", required=True),
+            mode=dict(type="str", default="0644"),
+            validate=dict(type="list", elements="str", default=["nginx", "-t", "-q"]),
+            reload_command=dict(type="list", elements="str", default=["systemctl", "reload", "nginx"]),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    if not re.match(r"^[0-7]{3,4}$", params["mode"]):
+        module.fail_json(msg="mode must be an octal string such as '0644', got %r" % params["mode"])
+    mode = int(params["mode"], 8)
+    # a link (sites-enabled -> sites-available) keeps pointing at the file, which is what gets written
+    path = os.path.realpath(params["path"])
+    if not os.path.isdir(os.path.dirname(path)):
+        module.fail_json(msg="The directory of path %s does not exist: create it (is nginx installed?)" % path)
+    if not params["validate"]:
+        module.fail_json(msg="validate must name a command that checks the configuration, such as [nginx, -t]")
+
+    content = to_bytes(params["content"])
+    previous, previous_mode = read_file(path)
+    changed = previous != content or previous_mode != mode
+    result = dict(changed=changed, reloaded=False)
+    if module._diff:
+        result["diff"] = dict(before=to_text(previous or b"", errors="surrogate_or_replace"),
+                              after=params["content"], before_header=path, after_header=path)
+    if not changed or module.check_mode:
+        module.exit_json(**result)
+
+    write_atomically(module, path, content, mode)
+    run_or_put_back(module, params["validate"], "The nginx configuration check", path, previous, previous_mode)
+    if params["reload_command"]:
+        run_or_put_back(module, params["reload_command"], "The nginx reload", path, previous, previous_mode)
+        result["reloaded"] = True
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
