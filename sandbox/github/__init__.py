@@ -1,4 +1,5 @@
-"""A stateful local stand-in for github.com: git over smart HTTP, the Pages REST API, and a Pages host.
+"""A stateful local stand-in for github.com: git over smart HTTP, the Pages and Actions settings REST API, and a
+Pages host.
 
 Its job is to fail loudly on whatever the real service would reject, and to behave as GitHub does where the
 collection depends on it. One port serves the REST API (GHES-style under /api/v3), git and the admin API
@@ -17,18 +18,40 @@ Modelled:
   seconds per step, one at a time per site). The host serves the tree of the last `built` commit, from the
   bare repository, like GitHub: index.html for directories, `/a` -> `/a/` or `/a.html`, the site's 404.html,
   Jekyll's hidden files without `.nojekyll`, custom domains by Host header (the project address redirects there).
+- Actions settings (actions.py for the rules and their sources, actions_api.py for the endpoints): repository
+  and environment secrets (a real Curve25519 key pair per repository and per environment; PUT must carry a
+  libsodium sealed box for the current key_id, else 422; the decrypted value is kept and shown only by the admin
+  API), repository and environment variables, environments (wait timer, required reviewers, prevent_self_review,
+  deployment_branch_policy; deleting one deletes its secrets, variables and branch policies) and their deployment
+  branch policies; GitHub's name rules, size and count limits; GET /users/{username} and
+  GET /orgs/{org}/teams/{team_slug} for `sandbox-user` and the users and teams added through the admin API.
+  These endpoints need scope `repo` like Pages (403 "Resource not accessible by personal access token" without
+  it; GitHub may answer 404 instead when the token cannot see a private repository at all).
 - Faults on demand: http_500, rate_limit_429, secondary_rate_limit, slow (REST), push_race (git).
 
 Not modelled (do not rely on these being checked):
 - HTTPS, certificates and DNS: `https_enforced` is stored only; every URL is plain http on 127.0.0.1.
 - Users, organisations, permissions beyond token scopes, fine-grained tokens, GitHub Apps; every token acts as
   one user with admin rights on every repository. All repositories are private: anonymous access is refused.
+  Users and teams exist only to be environment reviewers: no membership, no repository access check of
+  reviewers, no organisations of their own (GET /orgs/{org} is not served), and a repository's owner is not a
+  user that GET /users/{username} knows. Looking up a team needs no `read:org` scope here.
+- Actions beyond their settings: no workflow runs, so secrets and variables are never used, protection rules
+  never gate anything and wait timers never run; no organisation or enterprise secrets and variables,
+  Dependabot/Codespaces secrets, custom deployment protection rules (GitHub Apps), `can_admins_bypass`, or plan
+  limits (GitHub Free refuses environments and protection rules on private repositories; the stand-in allows
+  them). Branch policy names are stored, not matched against refs. Public keys are rotated only through the
+  admin API. Timestamps have whole seconds, as GitHub's do.
+- Messages the stand-in words itself because GitHub's exact text was not found: secret/variable size and count
+  limits, a too long or blank environment name, an out-of-range wait timer, too many or unknown reviewers, and
+  protected_branches equal to custom_branch_policies (the statuses, 422, are GitHub's).
 - Jekyll itself (files are served as they are in the branch), the CNAME file in the branch (the custom domain
   comes from the API's `cname` only), user/organisation sites (<owner>.github.io), Pages built by Actions
   workflows (`build_type: workflow` is stored, but nothing builds or serves such a site).
 - Every REST endpoint other than those above (they answer 404 and count as violations), GraphQL, webhooks,
   branch protection (force pushes are accepted), push size limits, LFS, the dumb HTTP protocol and SSH.
-- Persistence: repositories live on disk, but Pages settings, builds, tokens and logs live in memory only.
+- Persistence: repositories live on disk, but Pages settings, builds, Actions settings, users, teams, tokens and
+  logs live in memory only.
 - Stricter than GitHub on purpose: unknown fields in request bodies are rejected (GitHub ignores some), and
   creating or pointing a legacy site at a branch that does not exist is a 422.
 """

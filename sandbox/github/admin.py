@@ -8,10 +8,20 @@
     DELETE /_sandbox/faults       clear them
     GET    /_sandbox/requests     the REST log;  DELETE clears it
     GET    /_sandbox/violations   contract violations recorded so far
+    POST   /_sandbox/users        {"login", "id"?, "name"?}: a user environments can name as reviewer
+    POST   /_sandbox/teams        {"org", "slug", "id"?, "name"?}: a team environments can name as reviewer
+    GET    /_sandbox/secrets?repo=owner/name[&environment=name]
+                                  the decrypted secrets of a repository or environment (GitHub never shows them):
+                                  {"repo", "environment", "secrets": {NAME: {"value", "value_base64",
+                                  "created_at", "updated_at"}}}; "value" is null if the bytes are not UTF-8
+    POST   /_sandbox/public-keys/rotate  {"repo": "owner/name", "environment"?}: a new key pair for that level
+                                  (secrets sealed for the old key_id are refused from now on) -> {"key_id", "key"}
+
+Query parameters count as fields too (GET /_sandbox/secrets?repo=...).
 """
 import json
 import os
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 LOOPBACK = ("127.0.0.1", "::1")
 FAULT_ARGS = ("kind", "method", "path", "times", "retry_after", "delay")
@@ -33,6 +43,42 @@ def add_token(app, data):
         raise ValueError("scopes must be a list")
     app.add_token(data["token"], data["scopes"])
     return 201, {"token": data["token"], "scopes": data["scopes"]}
+
+
+def add_user(app, data):
+    user = app.add_user(data["login"], data.get("id"), data.get("name"))
+    return 201, {"login": user.login, "id": user.id, "name": user.name}
+
+
+def add_team(app, data):
+    team = app.add_team(data["org"], data["slug"], data.get("id"), data.get("name"))
+    return 201, {"org": team.org, "slug": team.slug, "id": team.id, "name": team.name}
+
+
+def _level_args(data):
+    owner, _, repo = data["repo"].partition("/")
+    return owner, repo, data.get("environment") or None
+
+
+def _no_level(app, data):
+    owner, repo, environment = _level_args(data)
+    if app.repo(owner, repo) is None:
+        return 404, {"message": "no repository %s" % data["repo"]}
+    return 404, {"message": "no environment %r in %s" % (environment, data["repo"])}
+
+
+def read_secrets(app, data):
+    owner, repo, environment = _level_args(data)
+    values = app.secret_values(owner, repo, environment)
+    if values is None:
+        return _no_level(app, data)
+    return 200, {"repo": data["repo"], "environment": environment, "secrets": values}
+
+
+def rotate_key(app, data):
+    owner, repo, environment = _level_args(data)
+    key = app.rotate_public_key(owner, repo, environment)
+    return (201, key) if key else _no_level(app, data)
 
 
 def add_fault(app, data):
@@ -62,6 +108,10 @@ ROUTES = {
     ("GET", "requests"): lambda app, data: (200, app.requests()),
     ("DELETE", "requests"): reset_log,
     ("GET", "violations"): lambda app, data: (200, app.violations()),
+    ("POST", "users"): add_user,
+    ("POST", "teams"): add_team,
+    ("GET", "secrets"): read_secrets,
+    ("POST", "public-keys/rotate"): rotate_key,
 }
 
 
@@ -69,11 +119,13 @@ def handle(handler, app):
     body = handler.read_body()
     if handler.client_address[0] not in LOOPBACK:
         return handler.send_json(403, {"message": "the sandbox's admin API answers loopback clients only"})
-    action = ROUTES.get((handler.command, urlsplit(handler.path).path[len("/_sandbox"):].strip("/")))
+    url = urlsplit(handler.path)
+    action = ROUTES.get((handler.command, url.path[len("/_sandbox"):].strip("/")))
     if action is None:
         return handler.send_json(404, {"message": "no such admin endpoint", "endpoints": __doc__.strip()})
     try:
         data = json.loads(body or b"{}")
+        data.update(parse_qsl(url.query))
         handler.send_json(*action(app, data))
-    except (ValueError, TypeError, KeyError) as exc:
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
         handler.send_json(400, {"message": "bad request: %s: %s" % (type(exc).__name__, exc)})

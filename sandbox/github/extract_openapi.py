@@ -22,6 +22,25 @@ OPERATIONS = {
     "/repos/{owner}/{repo}/pages/builds": ["get", "post"],
     "/repos/{owner}/{repo}/pages/builds/latest": ["get"],
     "/repos/{owner}/{repo}/pages/builds/{build_id}": ["get"],
+    # GitHub Actions settings: secrets, variables, environments and their deployment branch policies
+    "/repos/{owner}/{repo}/actions/secrets": ["get"],
+    "/repos/{owner}/{repo}/actions/secrets/public-key": ["get"],
+    "/repos/{owner}/{repo}/actions/secrets/{secret_name}": ["get", "put", "delete"],
+    "/repos/{owner}/{repo}/actions/variables": ["get", "post"],
+    "/repos/{owner}/{repo}/actions/variables/{name}": ["get", "patch", "delete"],
+    "/repos/{owner}/{repo}/environments": ["get"],
+    "/repos/{owner}/{repo}/environments/{environment_name}": ["get", "put", "delete"],
+    "/repos/{owner}/{repo}/environments/{environment_name}/deployment-branch-policies": ["get", "post"],
+    "/repos/{owner}/{repo}/environments/{environment_name}/deployment-branch-policies/{branch_policy_id}":
+        ["get", "put", "delete"],
+    "/repos/{owner}/{repo}/environments/{environment_name}/secrets": ["get"],
+    "/repos/{owner}/{repo}/environments/{environment_name}/secrets/public-key": ["get"],
+    "/repos/{owner}/{repo}/environments/{environment_name}/secrets/{secret_name}": ["get", "put", "delete"],
+    "/repos/{owner}/{repo}/environments/{environment_name}/variables": ["get", "post"],
+    "/repos/{owner}/{repo}/environments/{environment_name}/variables/{name}": ["get", "patch", "delete"],
+    # reviewers of an environment are given by id: modules look them up by login / slug
+    "/users/{username}": ["get"],
+    "/orgs/{org}/teams/{team_slug}": ["get"],
 }
 SPEC_FILE = os.path.join("generated", "api.github.com.json")
 OUT_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "openapi", "api.github.com.subset.json")

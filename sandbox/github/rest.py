@@ -1,34 +1,29 @@
-"""The REST API under /api/v3: repositories and Pages, with GitHub's auth, rate-limit headers and errors.
+"""The REST API under /api/v3: repositories, Pages and Actions settings, with GitHub's auth, rate-limit headers
+and errors.
 
-Every request and response passes the contract check (contract.py). Handlers return (status, data, headers).
+Every request and response passes the contract check (contract.py). Handlers return (status, data, headers); the
+Actions settings (secrets, variables, environments) and the user/team look-ups live in actions_api.py.
 """
 import json
 import time
 import uuid
+from urllib.parse import unquote
 
 from sandbox.common import routes
 from sandbox.common.routes import Route
 
-from . import contract, git, objects
+from . import actions_api, contract, git, objects
+from .errors import DOCS, error, not_found
 from .faults import REST_KINDS
 from .pages import Pages
 
 PREFIX = "/api/v3"
 USER = "sandbox-user"
 RATE_LIMIT = 5000
-DOCS = "https://docs.github.com/rest"
 PAGES_DOCS = DOCS + "/pages/pages"
 LIMITS_DOCS = DOCS + "/using-the-rest-api/rate-limits-for-the-rest-api"
 SECONDARY_MESSAGE = ("You have exceeded a secondary rate limit. Please wait a few minutes before you try again. "
                      "If you reach out to GitHub Support for help, please include the request ID %s.")
-
-
-def error(status, message, docs=DOCS, **extra):
-    return status, dict({"message": message, "documentation_url": docs, "status": str(status)}, **extra), []
-
-
-def not_found(docs=DOCS):
-    return error(404, "Not Found", docs)
 
 
 ROUTES = [
@@ -41,8 +36,10 @@ ROUTES = [
     Route("POST", "/repos/{owner}/{repo}/pages/builds", "request_build"),
     Route("GET", "/repos/{owner}/{repo}/pages/builds/latest", "latest_build"),
     Route("GET", "/repos/{owner}/{repo}/pages/builds/{build_id}", "get_build"),
-]
-NEEDS_REPO_SCOPE = "/pages"  # the Pages endpoints need a classic token's `repo` scope; reading a repository does not
+] + actions_api.ROUTES
+# The Pages and Actions settings endpoints need a classic token's `repo` scope; reading a repository does not
+# (fragments of the operations' path templates).
+NEEDS_REPO_SCOPE = ("/pages",) + actions_api.NEEDS_REPO_SCOPE
 
 
 def match(method, path):
@@ -54,6 +51,10 @@ class RestApi:
     def __init__(self, app):
         self.app = app
         self.usage = {}  # (token, hour) -> requests made
+        self.handlers = (self, actions_api.ActionsApi(app))
+
+    def _action(self, name):
+        return next(getattr(h, name) for h in self.handlers if hasattr(h, name))
 
     def handle(self, handler):
         path, _, query = handler.path.partition("?")
@@ -74,17 +75,21 @@ class RestApi:
         if route is None:
             self.app.record_violation("request", method, path, "no such operation in the stand-in's API subset", 404)
             return not_found()
-        if NEEDS_REPO_SCOPE in route.template and "repo" not in self.app.token_scopes(token):
-            return self._missing_scope()
+        if any(part in route.template for part in NEEDS_REPO_SCOPE) and "repo" not in self.app.token_scopes(token):
+            return self._missing_scope(PAGES_DOCS if "/pages" in route.template else DOCS)
         data, rejected = self._check_request(request)
         if rejected:
             return rejected
+        params = {name: unquote(value) for name, value in params.items()}  # an environment's "a%2Fb" is "a/b"
         with self.app.lock:
-            repo = self.app.repo(params["owner"], params["repo"])
-            if repo is None:
-                return not_found()
-            action = getattr(self, route.action)
-            status, data, headers = action(repo, data=data, params=params, query=dict(request.parameters.query))
+            repo = None
+            if "repo" in params:
+                repo = self.app.repo(params["owner"], params["repo"])
+                if repo is None:
+                    return not_found()
+            action = self._action(route.action)
+            status, data, headers = action(repo, data=data, params=params, query=dict(request.parameters.query),
+                                           path=path)
         return self._check_response(request, route, status, data, headers)
 
     def _check_request(self, request):
@@ -158,8 +163,8 @@ class RestApi:
         return headers
 
     @staticmethod
-    def _missing_scope():
-        status, data, _ = error(403, "Resource not accessible by personal access token", PAGES_DOCS)
+    def _missing_scope(docs):
+        status, data, _ = error(403, "Resource not accessible by personal access token", docs)
         return status, data, [("X-Accepted-OAuth-Scopes", "repo")]
 
     @staticmethod

@@ -1,18 +1,23 @@
-"""`GitHubStandIn`: the state (repositories, tokens, Pages, faults, logs) and the two HTTP servers around it."""
+"""`GitHubStandIn`: the state (repositories, tokens, Pages, Actions settings, users and teams, faults, logs) and the
+two HTTP servers around it."""
 import base64
+import itertools
 import os
 import re
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional
 from urllib.parse import parse_qs, urlsplit
 
 from sandbox.common.standin import StandIn
 
 from . import admin, git
+from .accounts import Team, User
+from .actions import RepoActions
 from .faults import GIT_KINDS, Faults
-from .pages import Pages, PagesHost
+from .objects import USER_ID
+from .pages import Pages, PagesHost, iso
 from .rest import PREFIX, USER, RestApi
 from .web import Handler, Server
 
@@ -33,6 +38,7 @@ class Repo:
     created_at: float
     pushed_at: float
     pages: Optional[Pages] = None
+    actions: RepoActions = field(default_factory=RepoActions)
 
     @property
     def full_name(self):
@@ -49,6 +55,10 @@ class GitHubStandIn(StandIn):
         self._tokens = {self.token: ["repo"]}
         self._tokens.update({token: list(scopes) for token, scopes in (tokens or {}).items()})
         self._repos = {}
+        self._users = {USER.lower(): User(USER, USER_ID)}
+        self._teams = {}  # (org, slug), lower-case -> Team
+        self._orgs = {}  # org, lower-case -> its id
+        self._account_ids = itertools.count(1001)
         self.faults = Faults()
         self.rest = RestApi(self)
         self.backend_log = None
@@ -120,6 +130,64 @@ class GitHubStandIn(StandIn):
         with self.lock:
             self._tokens[token] = list(scopes)
 
+    def add_user(self, login, user_id=None, name=None):
+        """A user that environments can name as reviewer (idempotent by login); returns it."""
+        if not OWNER_RE.match(login):
+            raise ValueError("invalid login %r" % login)
+        with self.lock:
+            user = self._users.get(login.lower())
+            if user is None:
+                user = User(login, int(user_id) if user_id is not None else next(self._account_ids), name)
+                if self.user_by_id(user.id):
+                    raise ValueError("user id %d is taken" % user.id)
+                self._users[login.lower()] = user
+            return user
+
+    def add_team(self, org, slug, team_id=None, name=None):
+        """A team of an organisation that environments can name as reviewer (idempotent by org and slug)."""
+        if not OWNER_RE.match(org) or not re.match(r"^[a-z0-9][a-z0-9_-]*$", slug):
+            raise ValueError("invalid organisation or team slug %r" % ("%s/%s" % (org, slug)))
+        with self.lock:
+            team = self._teams.get((org.lower(), slug.lower()))
+            if team is None:
+                org_id = self._orgs.setdefault(org.lower(), next(self._account_ids))
+                team = Team(org, org_id, slug, int(team_id) if team_id is not None else next(self._account_ids),
+                            name or slug)
+                if self.team_by_id(team.id):
+                    raise ValueError("team id %d is taken" % team.id)
+                self._teams[(org.lower(), slug.lower())] = team
+            return team
+
+    def actions_level(self, owner, repo, environment=None):
+        """The Actions settings of a repository, or of one of its environments; None if there is no such thing."""
+        found = self.repo(owner, repo)
+        if found is None:
+            return None
+        return found.actions if environment is None else found.actions.environment(environment)
+
+    def secret_values(self, owner, repo, environment=None):
+        """The decrypted secrets of a repository or environment (for tests; GitHub never shows them), or None.
+
+        {NAME: {"value": text or None if not UTF-8, "value_base64", "created_at", "updated_at"}}
+        """
+        with self.lock:
+            level = self.actions_level(owner, repo, environment)
+            if level is None:
+                return None
+            return {name: {"value": _text(s.value), "value_base64": base64.b64encode(s.value).decode(),
+                           "created_at": iso(s.created), "updated_at": iso(s.updated)}
+                    for name, s in sorted(level.secrets.items())}
+
+    def rotate_public_key(self, owner, repo, environment=None):
+        """Give a repository or environment a new key pair (as GitHub may): secrets sealed for the old key_id are
+        refused from now on. Returns the new {"key_id", "key"}, or None if there is no such level."""
+        with self.lock:
+            level = self.actions_level(owner, repo, environment)
+            if level is None:
+                return None
+            keys = level.rotate_key()
+            return {"key_id": keys.key_id, "key": keys.public_key}
+
     def inject_fault(self, kind, method=None, path=None, times=1, retry_after=1, delay=0.5):
         """Make the next `times` matching requests fail; `path` is a regex searched in the request path.
 
@@ -135,6 +203,18 @@ class GitHubStandIn(StandIn):
 
     def token_scopes(self, token):
         return self._tokens.get(token) if token else None
+
+    def user(self, login):
+        return self._users.get(login.lower())
+
+    def user_by_id(self, user_id):
+        return next((u for u in self._users.values() if u.id == user_id), None)
+
+    def team(self, org, slug):
+        return self._teams.get((org.lower(), slug.lower()))
+
+    def team_by_id(self, team_id):
+        return next((t for t in self._teams.values() if t.id == team_id), None)
 
     def queue_build(self, repo, commit, pusher):
         with self.lock:
@@ -160,6 +240,13 @@ class GitHubStandIn(StandIn):
             for repo in self._repos.values():
                 if repo.pages and repo.pages.cname == host:
                     return repo
+        return None
+
+
+def _text(value):
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
         return None
 
 
