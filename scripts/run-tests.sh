@@ -19,6 +19,8 @@ step "ansible-test sanity"
 bash scripts/sanity.sh
 step "molecule"
 molecule test --all
+step "pytest: the example chat service's own offline tests (what its generated CI runs)"
+(cd examples/chat_api && pytest -q -p no:cacheprovider)
 step "pytest: unit, sandbox, integration"
 # two workers (this machine has 2 cores); a file stays on one worker, so its fixtures and order hold
 pytest -q -p no:cacheprovider -n 2 --dist loadfile tests
