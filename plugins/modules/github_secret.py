@@ -114,7 +114,8 @@ notes:
   - The values, O(fingerprint_key) and the fingerprints are never part of the result, the diff or an error message
     (O(value), O(secrets[].value) and O(fingerprint_key) are C(no_log)).
   - GitHub does not say whether a value changed, so a change made by someone else is only seen through the
-    secret's C(updated_at); a value set back to the same text by someone else is therefore written again.
+    secret's C(updated_at); a value set back to the same text by someone else is therefore written again. That
+    timestamp has whole seconds, so a change made elsewhere in the same second as the module's write is not seen.
 seealso:
   - module: textbook.deploy.github_variable
   - module: textbook.deploy.github_environment

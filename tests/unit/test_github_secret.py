@@ -384,17 +384,18 @@ def test_no_value_in_playbook_output_at_vvv(github, repo, tmp_path):
     playbook.write_text(json.dumps([{
         "hosts": "localhost", "gather_facts": False, "connection": "local",
         "vars": {"ansible_python_interpreter": os.path.join(str(ROOT), ".venv", "bin", "python")},
+        # the API options once for the action group (meta/runtime.yml)
+        "module_defaults": {"group/textbook.deploy.github": {"api_url": github.api_url, "token": github.token}},
         "tasks": [
             {"name": "Single form", "textbook.deploy.github_secret": {
-                "api_url": github.api_url, "token": github.token, "repo": repo.repo, "name": "SINGLE",
-                "value": values[0], "fingerprint_file": repo.state}},
+                "repo": repo.repo, "name": "SINGLE", "value": values[0], "fingerprint_file": repo.state}},
             {"name": "List form", "textbook.deploy.github_secret": {
-                "api_url": github.api_url, "token": github.token, "repo": repo.repo,
+                "repo": repo.repo,
                 "secrets": [{"name": "CHANGED", "value": values[1]}, {"name": "SINGLE", "value": values[0]}],
                 "fingerprint_file": repo.state}},
             {"name": "A bad call fails without showing its values", "ignore_errors": True,
              "textbook.deploy.github_secret": {
-                 "api_url": github.api_url, "token": github.token, "repo": repo.repo,
+                 "repo": repo.repo,
                  "secrets": [{"name": "OK", "value": values[1]}, {"name": "1BAD", "value": values[0]}],
                  "fingerprint_file": repo.state}},
         ],
