@@ -31,3 +31,6 @@ def test_inventory_names_every_group_and_setting(name, tmp_path):
     app = listing["_meta"]["hostvars"][listing["backend"]["hosts"][0]]
     assert app["ansible_become"] is True and app["deploy_environment"] == name
     assert app["vault_qdrant_api_key"] == "REPLACE_ME"  # the vault decrypts, and holds the placeholder
+    # what deploy-backend.yml needs reaches the GitHub environment from the vault
+    assert set(app["cicd_secrets"]) == {"DEPLOY_SSH_KEY", "ANSIBLE_VAULT_PASSWORD"}
+    assert app["vault_deploy_ssh_key"] == app["vault_ansible_vault_password"] == "REPLACE_ME"
