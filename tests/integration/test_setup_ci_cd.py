@@ -110,12 +110,14 @@ def test_a_changed_secret_is_sent_again(github, world):
 
 
 def test_staging_deploys_on_push_and_has_no_reviewers(github, world):
-    proc = setup(github, world, deploy_environment="staging")
+    proc = setup(github, world, deploy_environment="staging", cicd_pages_from_workflow=True)
     assert proc.returncode == 0, proc.stdout[-6000:]
     environment = api(github, "/repos/textbook/%s/environments/staging" % world["repo"])
     assert environment["protection_rules"] == [] and environment["deployment_branch_policy"] is None
     backend = (world["checkout"] / ".github" / "workflows" / "deploy-backend.yml").read_text()
     assert "push:" in backend and "inputs.environment || 'staging'" in backend
+    # the Pages site is built by deploy-frontend.yml
+    assert api(github, "/repos/textbook/%s/pages" % world["repo"])["build_type"] == "workflow"
 
 
 def test_no_secret_in_the_output_at_vvv(github, world):
@@ -130,6 +132,7 @@ def test_no_secret_in_the_output_at_vvv(github, world):
     ({"cicd_repo": "textbook"}, "cicd_repo must be owner/name"),
     ({"cicd_secrets": {"DEPLOY_SSH_KEY": "k"}}, "cicd_secrets must hold DEPLOY_SSH_KEY"),
     ({"cicd_repo": "textbook/no-such-repo"}, "Repository textbook/no-such-repo does not exist"),
+    ({"deploy_environment": "prod;uction"}, "environment must not contain"),
 ])
 def test_bad_input_stops_before_anything_is_written(github, world, extra, message):
     proc = setup(github, world, **extra)
