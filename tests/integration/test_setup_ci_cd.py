@@ -92,6 +92,8 @@ def test_first_run_sets_up_everything_and_a_rerun_changes_nothing(github, world)
     backend = (world["checkout"] / ".github" / "workflows" / "deploy-backend.yml").read_text()
     assert "push:" not in backend  # production deploys only by hand, after its reviewers approve
     assert "${{ secrets.DEPLOY_SSH_KEY }}" in backend
+    ci = (world["checkout"] / ".github" / "workflows" / "ci.yml").read_text()
+    assert "pull_request:" in ci and "run: ansible-lint" in ci and "python -m pytest" in ci
 
     again = setup(github, world)
     assert again.returncode == 0, again.stdout[-6000:]
