@@ -21,8 +21,9 @@ from pathlib import Path
 
 SUITE = "bookworm"
 # What the roles expect to find installed: hosts have no package mirror of their own (apt tasks on them are no-ops
-# that check the package is there). nginx and python3-venv are the backend's; the base is rebuilt when this changes.
-PACKAGES = "systemd,systemd-sysv,dbus,openssh-server,python3,python3-venv,python3-apt,python3-packaging,sudo,iproute2,nginx,procps"
+# that check the package is there). nginx and python3-venv are the backend's, nftables the security role's, the
+# prometheus* packages the monitoring role's; the base is rebuilt when this changes.
+PACKAGES = "systemd,systemd-sysv,dbus,openssh-server,python3,python3-venv,python3-apt,python3-packaging,sudo,iproute2,nginx,procps,nftables,prometheus,prometheus-alertmanager,prometheus-blackbox-exporter,prometheus-node-exporter"
 NSPAWN_RUN = "/run/systemd/nspawn"  # systemd-nspawn wants it; without systemd as PID 1 nobody else makes it
 
 
