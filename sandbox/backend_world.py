@@ -7,6 +7,9 @@ backend tests and benchmark.
         world.inventory            # path of the inventory (JSON)
         world.lb, world.apps       # host descriptions (name, address, key, ...)
         world.ssh(world.lb, "...") # CompletedProcess
+
+With monitoring=True a fourth host, world.monitor, is up too, in the inventory's group `monitoring`
+(playbooks/monitoring.yml); without it the world is the three hosts above, as before.
 """
 import json
 import re
@@ -21,11 +24,13 @@ SOURCE = ROOT / "examples" / "chat_api"
 
 
 class BackendWorld:
-    def __init__(self, work_dir, prefix, subnet, settings=None):
+    def __init__(self, work_dir, prefix, subnet, settings=None, monitoring=False):
         self.work = Path(work_dir)
         self.hosts = Hosts(self.work / "hosts", ROOT / ".cache" / "sandbox", prefix=prefix, subnet=subnet)
         self.settings = dict(settings or {})
         self.neon = self.qdrant = None
+        self.monitoring = monitoring
+        self.monitor = None
 
     def __enter__(self):
         try:
@@ -42,7 +47,10 @@ class BackendWorld:
         from sandbox.neon import NeonStandIn
         from sandbox.qdrant import QdrantStandIn
 
-        self.lb, *self.apps = self.hosts.up(3)
+        if self.monitoring:
+            self.lb, *self.apps, self.monitor = self.hosts.up(4)
+        else:
+            self.lb, *self.apps = self.hosts.up(3)
         self.neon = NeonStandIn(str(self.work / "neon"), public_host=self.hosts.gateway)
         self.qdrant = QdrantStandIn(str(self.work / "qdrant"), host=self.hosts.gateway)
         self.neon.start()
@@ -70,6 +78,8 @@ class BackendWorld:
             "backend": {"hosts": {name: self._host_vars(address) for name, address in machines}},
             "loadbalancer": {"hosts": {self.lb["name"]: self._host_vars(self.lb["address"])}},
         }
+        if self.monitor:
+            inventory["monitoring"] = {"hosts": {self.monitor["name"]: self._host_vars(self.monitor["address"])}}
         Path(path).write_text(json.dumps(inventory))
         return Path(path)
 
