@@ -1,0 +1,271 @@
+"""playbooks/harden.yml (the security role) against two sandbox hosts: a load balancer and an app host.
+
+Checked from the controller, as a client would see the hosts: TLS on 443 with the environment's CA (and only with it),
+the security headers, the redirect listener, no TLS 1.1, the firewall (a listener on a port nobody opened is not
+reachable, 443 and SSH are), sshd without passwords, a second run that changes nothing, a bad port refused by nft
+before anything is installed, and no private key in a -vvv run's output. The tests run in order and share the hosts.
+"""
+import json
+import shutil
+import socket
+import ssl
+import subprocess
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from conftest import ROOT, run_playbook
+from sandbox.hosts import Hosts
+
+PREFIX, SUBNET = "tbs", "10.83.0"  # no other test's hosts
+HARDEN = ROOT / "playbooks" / "harden.yml"
+DEBS = ROOT / ".cache" / "sandbox" / "debs-security"
+# the role's modules need python3-cryptography on the hosts; a base without it gets Debian's package copied in
+NEEDED_DEBS = ("python3-cryptography", "python3-cffi-backend")
+
+
+def host_vars(host):
+    return {"ansible_host": host["address"], "ansible_user": "root", "ansible_ssh_private_key_file": host["key"],
+            "ansible_python_interpreter": "/usr/bin/python3",
+            "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"}
+
+
+def ensure_cryptography(hosts, host):
+    if hosts.ssh(host, "python3 -c 'import cryptography'", check=False).returncode == 0:
+        return
+    DEBS.mkdir(parents=True, exist_ok=True)
+    if not all(list(DEBS.glob(name + "_*.deb")) for name in NEEDED_DEBS):
+        subprocess.run(["apt-get", "download", *NEEDED_DEBS], cwd=DEBS, check=True, capture_output=True)
+    ssh_opts = ["-i", host["key"], "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+                "-o", "LogLevel=ERROR"]
+    subprocess.run(["scp", *ssh_opts, *map(str, DEBS.glob("*.deb")), "root@%s:/tmp/" % host["address"]],
+                   check=True, capture_output=True)
+    hosts.ssh(host, "dpkg -i /tmp/*.deb && rm -f /tmp/*.deb")
+
+
+def can_run_nftables(hosts, host):
+    """Whether the host's root has CAP_NET_ADMIN (bit 12 of its bounding set), which nft needs in its namespace.
+
+    systemd-nspawn 252 gives it to a container with --private-network only, not to one joined to a namespace with
+    --network-namespace-path (sandbox/hosts.py), so nft gets "Operation not permitted" there until the sandbox
+    passes --capability=CAP_NET_ADMIN (safe: the namespace is the container's own)."""
+    status = hosts.ssh(host, "grep CapBnd /proc/1/status", check=True).stdout.split()[-1]
+    return bool(int(status, 16) & (1 << 12))
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    work = tmp_path_factory.mktemp("security")
+    hosts = Hosts(work / "hosts", ROOT / ".cache" / "sandbox", prefix=PREFIX, subnet=SUBNET)
+    try:
+        lb, app = hosts.up(2)
+        for host in (lb, app):
+            ensure_cryptography(hosts, host)
+        ca_dir = work / "ca"
+        net_admin = can_run_nftables(hosts, lb)
+        inventory = work / "inventory.json"
+        inventory.write_text(json.dumps({
+            "all": {"vars": {"security_ca_dir": str(ca_dir), "security_environment": "test",
+                             "security_firewall_enabled": net_admin}},
+            "backend": {"hosts": {app["name"]: host_vars(app)}},
+            "loadbalancer": {"hosts": {lb["name"]: host_vars(lb)}},
+        }))
+        yield {"hosts": hosts, "lb": lb, "app": app, "inventory": inventory, "ca": ca_dir / "ca.crt",
+               "ca_key": ca_dir / "ca.key", "work": work,
+               "net_admin": net_admin}
+    finally:
+        hosts.down()
+
+
+def harden(world, extra=None, verbosity=0):
+    return run_playbook(HARDEN, inventory=world["inventory"], extra_vars=extra, verbosity=verbosity)
+
+
+def recap(proc):
+    import re
+
+    totals = {}
+    for name, counts in re.findall(r"^(\S+)\s+:\s+(ok=.*)$", proc.stdout, re.M):
+        totals[name] = {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", counts)}
+    return totals
+
+
+def on(world, host, command, check=False):
+    return world["hosts"].ssh(world[host], command, check=check)
+
+
+def tls_context(cafile=None, **versions):
+    context = ssl.create_default_context(cafile=cafile) if cafile else ssl.create_default_context()
+    for key, value in versions.items():
+        setattr(context, key, value)
+    return context
+
+
+def handshake(address, context, port=443, server_hostname=None):
+    with socket.create_connection((address, port), timeout=5) as sock:
+        with context.wrap_socket(sock, server_hostname=server_hostname or address) as tls:
+            return tls.version(), tls.getpeercert()
+
+
+def reachable(address, port, timeout=3):
+    try:
+        with socket.create_connection((address, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def hardened(world):
+    """The first run, and what a listener on a port nobody opened answers before it (on the lb host)."""
+    on(world, "lb", "systemd-run --unit=probe5555 python3 -m http.server --bind 0.0.0.0 5555", check=True)
+    deadline = time.monotonic() + 10
+    while not reachable(world["lb"]["address"], 5555) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    before = reachable(world["lb"]["address"], 5555)
+    proc = harden(world)
+    assert proc.returncode == 0, proc.stdout[-6000:]
+    return {"proc": proc, "port_5555_before": before}
+
+
+def test_tls_with_the_environments_ca(world, hardened):
+    for host in ("lb", "app"):
+        address = world[host]["address"]
+        version, cert = handshake(address, tls_context(cafile=str(world["ca"])))
+        assert version in ("TLSv1.2", "TLSv1.3")
+        sans = cert["subjectAltName"]
+        assert ("IP Address", address) in sans and ("DNS", world[host]["name"]) in sans, sans
+        # the system's trust store does not know the environment's CA
+        with pytest.raises(ssl.SSLCertVerificationError):
+            handshake(address, tls_context())
+    # the CA reached the hosts' trust store: a host verifies the other's certificate with its default store
+    script = ("import socket, ssl; s = ssl.create_default_context().wrap_socket(socket.create_connection(('%s', 443)),"
+              " server_hostname='%s'); print(s.version())" % (world["app"]["address"], world["app"]["address"]))
+    assert on(world, "lb", "python3 -c \"%s\"" % script).stdout.strip().startswith("TLSv1.")
+
+
+def test_security_headers_and_redirect(world, hardened):
+    address = world["lb"]["address"]
+    with urllib.request.urlopen("https://%s/" % address, timeout=10,
+                                context=tls_context(cafile=str(world["ca"]))) as response:
+        headers = response.headers
+        assert response.status == 200
+    assert headers["Strict-Transport-Security"] == "max-age=63072000; includeSubDomains"
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["X-Frame-Options"] == "DENY"
+    assert headers["Referrer-Policy"]
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None
+
+    with pytest.raises(urllib.error.HTTPError) as answer:
+        urllib.request.build_opener(NoRedirect).open("http://%s:8080/some/path?x=1" % address, timeout=10)
+    assert answer.value.code == 301
+    assert answer.value.headers["Location"] == "https://%s/some/path?x=1" % address
+    # the backend's port 80 is left as it was
+    with urllib.request.urlopen("http://%s/" % address, timeout=10) as response:
+        assert response.status == 200
+
+
+def test_tls_1_1_is_refused(world, hardened):
+    address = world["lb"]["address"]
+    old = tls_context(cafile=str(world["ca"]))
+    old.set_ciphers("DEFAULT:@SECLEVEL=0")  # so the client does offer TLS 1.1 and the refusal is the server's
+    old.minimum_version = ssl.TLSVersion.TLSv1
+    old.maximum_version = ssl.TLSVersion.TLSv1_1
+    with pytest.raises(ssl.SSLError) as refused:
+        handshake(address, old)
+    assert "PROTOCOL_VERSION" in str(refused.value).upper(), refused.value
+    old.maximum_version = ssl.TLSVersion.TLSv1_2
+    assert handshake(address, old)[0] == "TLSv1.2"
+
+
+def test_firewall(world, hardened):
+    if not world["net_admin"]:
+        pytest.skip("the sandbox's containers have no CAP_NET_ADMIN (systemd-nspawn --network-namespace-path does "
+                    "not grant it): nft cannot load rules; sandbox/hosts.py needs --capability=CAP_NET_ADMIN")
+    lb = world["lb"]["address"]
+    assert hardened["port_5555_before"], "the probe listener on 5555 did not answer before the firewall"
+    assert on(world, "lb", "python3 -c \"import urllib.request; urllib.request.urlopen('http://127.0.0.1:5555/')\"",
+              ).returncode == 0, "the probe listener is not running"
+    assert not reachable(lb, 5555)
+    assert reachable(lb, 443) and reachable(lb, 22) and reachable(lb, 8080)
+    # the app host serves 80 and 443, not the load balancer's 8080
+    assert reachable(world["app"]["address"], 443) and not reachable(world["app"]["address"], 8080)
+    ruleset = on(world, "lb", "nft list ruleset", check=True).stdout
+    assert "policy drop" in ruleset
+    assert on(world, "lb", "systemctl is-enabled nftables").stdout.strip() == "enabled"
+    # a new SSH session (the controller is not locked out)
+    assert on(world, "app", "true").returncode == 0
+
+
+def test_ssh_hardened(world, hardened):
+    settings = on(world, "app", "sshd -T", check=True).stdout.lower().splitlines()
+    assert "passwordauthentication no" in settings
+    assert "kbdinteractiveauthentication no" in settings
+    assert "x11forwarding no" in settings
+    assert "maxauthtries 3" in settings
+    assert "permitrootlogin without-password" in settings  # sshd -T's name for prohibit-password
+    assert any(line.startswith("kexalgorithms sntrup761x25519") for line in settings)
+    # a password is refused before it is asked for: publickey is all the server offers
+    out = subprocess.run(["ssh", "-o", "BatchMode=yes", "-o", "PreferredAuthentications=password",
+                          "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+                          "root@%s" % world["app"]["address"], "true"], capture_output=True, text=True, timeout=30)
+    assert out.returncode != 0 and "publickey" in out.stderr and "password" not in out.stderr.split("(")[-1], out.stderr
+
+
+def test_keys_are_private(world, hardened):
+    assert on(world, "app", "stat -c '%a %U' /etc/ssl/private/textbook.key", check=True).stdout.split() == [
+        "600", "root"]
+    assert oct(world["ca_key"].stat().st_mode & 0o777) == "0o600"
+
+
+def test_second_run_changes_nothing(world, hardened):
+    ca_before = world["ca"].read_bytes()
+    proc = harden(world)
+    assert proc.returncode == 0, proc.stdout[-6000:]
+    totals = recap(proc)
+    assert totals and all(counts["changed"] == 0 for counts in totals.values()), proc.stdout[-6000:]
+    assert world["ca"].read_bytes() == ca_before
+
+
+def test_renewal_when_due(world, hardened):
+    serial = on(world, "app", "cat /etc/ssl/textbook/%s.crt" % world["app"]["name"], check=True).stdout
+    proc = harden(world, extra={"security_cert_renew_days": 399, "security_cert_valid_days": 400})
+    assert proc.returncode == 0, proc.stdout[-6000:]
+    assert recap(proc)[world["app"]["name"]]["changed"] > 0
+    assert on(world, "app", "cat /etc/ssl/textbook/%s.crt" % world["app"]["name"], check=True).stdout != serial
+    handshake(world["app"]["address"], tls_context(cafile=str(world["ca"])))
+
+
+def test_bad_port_is_refused_before_anything_is_installed(world, hardened):
+    before = {host: on(world, host, "md5sum /etc/nftables.conf /etc/nginx/conf.d/textbook-tls.conf "
+                                    "/etc/ssh/sshd_config.d/10-textbook.conf", check=True).stdout
+              for host in ("lb", "app")}
+    proc = harden(world, extra={"security_allowed_ports": {"backend": [80, "80a"], "loadbalancer": [80, 443, 8080]},
+                                "security_tls_redirect_port": 8081, "security_firewall_enabled": True})
+    assert proc.returncode != 0
+    assert "nft refused the firewall rules" in proc.stdout
+    assert "80a" in proc.stdout and "Error:" in proc.stdout, proc.stdout[-4000:]  # nft's own message
+    for host in ("lb", "app"):
+        assert on(world, host, "md5sum /etc/nftables.conf /etc/nginx/conf.d/textbook-tls.conf "
+                               "/etc/ssh/sshd_config.d/10-textbook.conf", check=True).stdout == before[host]
+    assert recap(proc)[world["lb"]["name"]]["changed"] == 0
+
+
+def test_no_private_key_at_vvv(world, hardened):
+    proc = harden(world, verbosity=3)
+    assert proc.returncode == 0, proc.stdout[-6000:]
+    ca_key = world["ca_key"].read_text()
+    host_key = on(world, "app", "cat /etc/ssl/private/textbook.key", check=True).stdout
+    assert "PRIVATE KEY" in ca_key and "PRIVATE KEY" in host_key
+    for key in (ca_key, host_key):
+        lines = key.strip().splitlines()[1:-1]
+        # every line but the last, which holds only the end of the public point (printed, rightly, with the CSR)
+        for line in lines[:-1]:
+            assert line not in proc.stdout
+        assert "".join(lines) not in proc.stdout.replace("\\n", "").replace("\n", "")
+    assert "PRIVATE KEY-----" not in proc.stdout
