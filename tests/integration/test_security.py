@@ -6,7 +6,6 @@ reachable, 443 and SSH are), sshd without passwords, a second run that changes n
 before anything is installed, and no private key in a -vvv run's output. The tests run in order and share the hosts.
 """
 import json
-import shutil
 import socket
 import ssl
 import subprocess
