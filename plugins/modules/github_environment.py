@@ -23,12 +23,8 @@ author:
 extends_documentation_fragment:
   - textbook.deploy.api
   - textbook.deploy.github
+  - textbook.deploy.github_actions.repo
 options:
-  repo:
-    description:
-      - The repository, as C(owner/name).
-    type: str
-    required: true
   environment:
     description:
       - Name of the environment, for example V(production). At most 255 characters, without control characters,

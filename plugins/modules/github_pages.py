@@ -18,12 +18,8 @@ author:
 extends_documentation_fragment:
   - textbook.deploy.api
   - textbook.deploy.github
+  - textbook.deploy.github_actions.repo
 options:
-  repo:
-    description:
-      - The repository, as C(owner/name).
-    type: str
-    required: true
   state:
     description:
       - V(present) enables Pages (when needed) and applies the settings given; settings left unset are not changed.

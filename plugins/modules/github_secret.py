@@ -26,20 +26,10 @@ author:
 extends_documentation_fragment:
   - textbook.deploy.api
   - textbook.deploy.github
+  - textbook.deploy.github_actions
 requirements:
   - PyNaCl (on the host the module runs on)
 options:
-  repo:
-    description:
-      - The repository, as C(owner/name).
-    type: str
-    required: true
-  environment:
-    description:
-      - Manage the secrets of this deployment environment of O(repo) instead of the repository's own.
-      - The environment must exist (see M(textbook.deploy.github_environment)). Environment names are
-        case-insensitive.
-    type: str
   name:
     description:
       - Name of the secret. Letters, digits and underscores only, not starting with a digit nor with C(GITHUB_).

@@ -9,6 +9,7 @@ import uuid
 import pytest
 
 from conftest import ROOT, run_playbook
+from github_calls import api
 
 PLAYBOOK = ROOT / "playbooks" / "setup_ci_cd.yml"
 WORKFLOWS = ["ci.yml", "deploy-frontend.yml", "deploy-backend.yml"]
@@ -62,28 +63,20 @@ def recap(output):
     return {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", match.group(1))}
 
 
-def api(github, path):
-    import urllib.request
-
-    request = urllib.request.Request(github.api_url + path, headers={"Authorization": "Bearer " + github.token})
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.load(response)
-
-
 def test_first_run_sets_up_everything_and_a_rerun_changes_nothing(github, world):
     proc = setup(github, world)
     assert proc.returncode == 0, proc.stdout[-6000:]
     repo = world["repo"]
-    environment = api(github, "/repos/textbook/%s/environments/production" % repo)
+    environment = api(github, "GET", "/repos/textbook/%s/environments/production" % repo)
     rules = {rule["type"]: rule for rule in environment["protection_rules"]}
     assert [r["reviewer"]["login"] for r in rules["required_reviewers"]["reviewers"]] == [
         world["vars"]["cicd_reviewers"][0]["name"]]
     assert environment["deployment_branch_policy"] == {"protected_branches": False, "custom_branch_policies": True}
     arrived = github.secret_values("textbook", repo, "production")
     assert {name: secret["value"] for name, secret in arrived.items()} == world["secrets"]
-    variables = api(github, "/repos/textbook/%s/environments/production/variables" % repo)["variables"]
+    variables = api(github, "GET", "/repos/textbook/%s/environments/production/variables" % repo)["variables"]
     assert {v["name"]: v["value"] for v in variables} == {"SSH_KNOWN_HOSTS": world["vars"]["cicd_ssh_known_hosts"]}
-    repo_variables = api(github, "/repos/textbook/%s/actions/variables" % repo)["variables"]
+    repo_variables = api(github, "GET", "/repos/textbook/%s/actions/variables" % repo)["variables"]
     assert {v["name"]: v["value"] for v in repo_variables} == world["vars"]["cicd_repository_variables"]
     written = sorted(p.name for p in (world["checkout"] / ".github" / "workflows").iterdir())
     assert written == sorted(WORKFLOWS)
@@ -114,12 +107,12 @@ def test_a_changed_secret_is_sent_again(github, world):
 def test_staging_deploys_on_push_and_has_no_reviewers(github, world):
     proc = setup(github, world, deploy_environment="staging", cicd_pages_from_workflow=True)
     assert proc.returncode == 0, proc.stdout[-6000:]
-    environment = api(github, "/repos/textbook/%s/environments/staging" % world["repo"])
+    environment = api(github, "GET", "/repos/textbook/%s/environments/staging" % world["repo"])
     assert environment["protection_rules"] == [] and environment["deployment_branch_policy"] is None
     backend = (world["checkout"] / ".github" / "workflows" / "deploy-backend.yml").read_text()
     assert "push:" in backend and "inputs.environment || 'staging'" in backend
     # the Pages site is built by deploy-frontend.yml
-    assert api(github, "/repos/textbook/%s/pages" % world["repo"])["build_type"] == "workflow"
+    assert api(github, "GET", "/repos/textbook/%s/pages" % world["repo"])["build_type"] == "workflow"
 
 
 def test_no_secret_in_the_output_at_vvv(github, world):

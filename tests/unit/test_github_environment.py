@@ -1,53 +1,21 @@
 """The github_environment module, run the way Ansible runs it, against the GitHub stand-in."""
 import base64
-import json
 import urllib.error
-import urllib.request
 import uuid
-from urllib.parse import quote
 
 import pytest
 from nacl.public import PublicKey, SealedBox
 
 from conftest import run_module
+from github_calls import admin, api, changing, environment_path, fresh, methods, new_repo, ok
 
 OWNER = "octo"
-
-
-def call(url, method, body=None, headers=None):
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method, headers=dict(headers or {}))
-    with urllib.request.urlopen(request, timeout=10) as response:
-        raw = response.read()
-    return json.loads(raw) if raw else None
-
-
-def api(github, method, path, body=None):
-    """A REST call made by "someone else" (not the module)."""
-    return call(github.api_url + path, method, body, {
-        "Authorization": "Bearer %s" % github.token, "Accept": "application/vnd.github+json",
-        "Content-Type": "application/json"})
-
-
-def admin(github, method, path, body=None):
-    return call(github.admin_url + path, method, body)
-
-
-def methods(github):
-    return [entry["method"] for entry in github.requests()]
-
-
-def changing(github):
-    return [(entry["method"], entry["path"]) for entry in github.requests() if entry["method"] != "GET"]
 
 
 class Repo:
     def __init__(self, github):
         self.github = github
-        self.name = "env-%s" % uuid.uuid4().hex[:8]
-        self.repo = "%s/%s" % (OWNER, self.name)
-        self.path = "/repos/%s" % self.repo
-        github.create_repo(OWNER, self.name)
+        self.name, self.repo, self.path = new_repo(github, OWNER, "env")
         suffix = uuid.uuid4().hex[:6]
         self.user = admin(github, "POST", "/users", {"login": "reviewer-%s" % suffix})
         self.other_user = admin(github, "POST", "/users", {"login": "other-%s" % suffix})
@@ -60,7 +28,7 @@ class Repo:
         return run_module("github_environment", params, check=check, diff=diff)
 
     def env_path(self, environment):
-        return "%s/environments/%s" % (self.path, quote(environment, safe=""))
+        return environment_path(self.path, environment)
 
     def remote(self, environment="production"):
         """The environment as GitHub returns it (None when there is none)."""
@@ -82,16 +50,7 @@ def rules(env):
 
 @pytest.fixture
 def repo(github):
-    github.clear_faults()
-    repo = Repo(github)
-    github.reset_log()
-    yield repo
-    github.clear_faults()
-
-
-def ok(result):
-    assert result.get("failed") is not True, result.get("msg")
-    return result
+    yield from fresh(github, lambda: Repo(github))
 
 
 def full(repo):

@@ -8,22 +8,11 @@ import uuid
 import pytest
 
 from conftest import run_module
+from github_calls import method_of, methods, new_repo, status_of
 
 OWNER = "octo"
 GIT_IDENTITY = {"GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "test@example.invalid",
                 "GIT_COMMITTER_NAME": "test", "GIT_COMMITTER_EMAIL": "test@example.invalid"}
-
-
-def method_of(entry):
-    return entry["method"] if isinstance(entry, dict) else entry[0]
-
-
-def status_of(entry):
-    return entry["status"] if isinstance(entry, dict) else entry[2]
-
-
-def methods(github):
-    return [method_of(entry) for entry in github.requests()]
 
 
 class Site:
@@ -31,11 +20,9 @@ class Site:
 
     def __init__(self, github, workdir, branch="gh-pages"):
         self.github = github
-        self.name = "site-%s" % uuid.uuid4().hex[:8]
-        self.repo = "%s/%s" % (OWNER, self.name)
+        self.name, self.repo, _ = new_repo(github, OWNER, "site")
         self.branch = branch
         self.workdir = str(workdir)
-        github.create_repo(OWNER, self.name)
         self.git("init", "--quiet", "--initial-branch", branch, ".")
 
     def git(self, *args):

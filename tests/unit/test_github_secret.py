@@ -5,7 +5,6 @@ import json
 import os
 import stat
 import time
-import urllib.request
 import uuid
 from urllib.parse import quote, urlsplit
 
@@ -13,31 +12,9 @@ import pytest
 from nacl.public import PublicKey, SealedBox
 
 from conftest import ROOT, run_module, run_playbook
+from github_calls import admin, api, create_environment, fresh, methods, new_repo, ok, scope_path
 
 OWNER = "octo"
-
-
-def admin(github, method, path, body=None):
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(github.admin_url + path, data=data, method=method)
-    with urllib.request.urlopen(request, timeout=10) as response:
-        raw = response.read()
-    return json.loads(raw) if raw else None
-
-
-def api(github, method, path, body=None, token=None):
-    """A REST call made by "someone else" (not the module)."""
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(github.api_url + path, data=data, method=method, headers={
-        "Authorization": "Bearer %s" % (token or github.token), "Accept": "application/vnd.github+json",
-        "Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=10) as response:
-        raw = response.read()
-    return json.loads(raw) if raw else None
-
-
-def methods(github):
-    return [entry["method"] for entry in github.requests()]
 
 
 class Repo:
@@ -45,12 +22,9 @@ class Repo:
 
     def __init__(self, github, tmp_path):
         self.github = github
-        self.name = "sec-%s" % uuid.uuid4().hex[:8]
-        self.repo = "%s/%s" % (OWNER, self.name)
-        self.path = "/repos/%s" % self.repo
+        self.name, self.repo, self.path = new_repo(github, OWNER, "sec")
         self.state = str(tmp_path / "state" / "fingerprints.json")
         self.key_file = str(tmp_path / "state" / "fingerprints.key")
-        github.create_repo(OWNER, self.name)
 
     def run(self, check=False, diff=False, env=None, **args):
         params = dict(api_url=self.github.api_url, token=self.github.token, repo=self.repo,
@@ -64,7 +38,7 @@ class Repo:
         return dict((name, entry["value"]) for name, entry in admin(self.github, "GET", "/secrets" + query)["secrets"].items())
 
     def level(self, environment=None):
-        return self.path + ("/environments/%s" % quote(environment, safe="") if environment else "/actions")
+        return scope_path(self.path, environment)
 
     def set_elsewhere(self, name, value, environment=None):
         """Someone else sets the secret (through the REST API, as the GitHub UI or gh would)."""
@@ -78,21 +52,12 @@ class Repo:
             return json.load(handle)["secrets"]
 
     def create_environment(self, name):
-        api(self.github, "PUT", "%s/environments/%s" % (self.path, quote(name, safe="")), {})
+        create_environment(self.github, self.path, name)
 
 
 @pytest.fixture
 def repo(github, tmp_path):
-    github.clear_faults()
-    repo = Repo(github, tmp_path)
-    github.reset_log()
-    yield repo
-    github.clear_faults()
-
-
-def ok(result):
-    assert result.get("failed") is not True, result.get("msg")
-    return result
+    yield from fresh(github, lambda: Repo(github, tmp_path))
 
 
 def assert_hidden(result, *texts):

@@ -1,38 +1,19 @@
 """The github_variable module, run the way Ansible runs it, against the GitHub stand-in."""
-import json
-import urllib.request
 import uuid
 from urllib.parse import quote
 
 import pytest
 
 from conftest import run_module
+from github_calls import api, create_environment, fresh, methods, new_repo, ok, scope_path
 
 OWNER = "octo"
-
-
-def api(github, method, path, body=None, token=None):
-    """A REST call made by "someone else" (not the module)."""
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(github.api_url + path, data=data, method=method, headers={
-        "Authorization": "Bearer %s" % (token or github.token), "Accept": "application/vnd.github+json",
-        "Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=10) as response:
-        raw = response.read()
-    return json.loads(raw) if raw else None
-
-
-def methods(github):
-    return [entry["method"] for entry in github.requests()]
 
 
 class Repo:
     def __init__(self, github):
         self.github = github
-        self.name = "var-%s" % uuid.uuid4().hex[:8]
-        self.repo = "%s/%s" % (OWNER, self.name)
-        self.path = "/repos/%s" % self.repo
-        github.create_repo(OWNER, self.name)
+        self.name, self.repo, self.path = new_repo(github, OWNER, "var")
 
     def run(self, check=False, diff=False, **args):
         params = dict(api_url=self.github.api_url, token=self.github.token, repo=self.repo)
@@ -40,7 +21,7 @@ class Repo:
         return run_module("github_variable", params, check=check, diff=diff)
 
     def level(self, environment=None):
-        return self.path + ("/environments/%s" % quote(environment, safe="") if environment else "/actions")
+        return scope_path(self.path, environment)
 
     def remote(self, environment=None):
         """{NAME: value} of the level, read directly (every page)."""
@@ -56,21 +37,12 @@ class Repo:
         api(self.github, "POST", self.level(environment) + "/variables", {"name": name, "value": value})
 
     def create_environment(self, name):
-        api(self.github, "PUT", "%s/environments/%s" % (self.path, quote(name, safe="")), {})
+        create_environment(self.github, self.path, name)
 
 
 @pytest.fixture
 def repo(github):
-    github.clear_faults()
-    repo = Repo(github)
-    github.reset_log()
-    yield repo
-    github.clear_faults()
-
-
-def ok(result):
-    assert result.get("failed") is not True, result.get("msg")
-    return result
+    yield from fresh(github, lambda: Repo(github))
 
 
 def test_create_then_rerun_is_idempotent(github, repo):

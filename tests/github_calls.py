@@ -1,0 +1,96 @@
+"""What the tests ask the GitHub stand-in themselves, beside the module or playbook under test: REST calls made by
+"someone else" (as the GitHub UI or gh would), calls to its admin API, and readings of its request log.
+
+Tests import it like conftest (tests/ is on sys.path): ``from github_calls import api, methods``.
+"""
+import json
+import urllib.request
+import uuid
+from urllib.parse import quote
+
+
+def call(url, method, body=None, headers=None):
+    """One HTTP request with an optional JSON body; the decoded JSON answer, or None when it has no body.
+
+    An error status raises urllib.error.HTTPError (its ``code`` is the status).
+    """
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method, headers=dict(headers or {}))
+    with urllib.request.urlopen(request, timeout=10) as response:
+        raw = response.read()
+    return json.loads(raw) if raw else None
+
+
+def api(github, method, path, body=None, token=None):
+    """A REST call made by "someone else" (not the module), with the stand-in's token unless `token` is given."""
+    return call(github.api_url + path, method, body, {
+        "Authorization": "Bearer %s" % (token or github.token), "Accept": "application/vnd.github+json",
+        "Content-Type": "application/json"})
+
+
+def admin(github, method, path, body=None):
+    """A call to the stand-in's admin API (users, teams, decrypted secrets, faults...)."""
+    return call(github.admin_url + path, method, body)
+
+
+def new_repo(github, owner, prefix):
+    """A repository of the stand-in with a name of its own (`prefix`-random); (name, "owner/name", REST path)."""
+    name = "%s-%s" % (prefix, uuid.uuid4().hex[:8])
+    github.create_repo(owner, name)
+    full_name = "%s/%s" % (owner, name)
+    return name, full_name, "/repos/%s" % full_name
+
+
+def environment_path(repo_path, environment):
+    """/repos/{owner}/{repo}/environments/{environment_name}, the name URL-encoded."""
+    return "%s/environments/%s" % (repo_path, quote(environment, safe=""))
+
+
+def scope_path(repo_path, environment=None):
+    """Where the Actions secrets and variables live: under /repos/{owner}/{repo}/actions for the repository's own,
+    under the environment's path for those of one deployment environment."""
+    return environment_path(repo_path, environment) if environment else repo_path + "/actions"
+
+
+def create_environment(github, repo_path, name):
+    """Someone else creates the deployment environment `name` (with no protection rules)."""
+    api(github, "PUT", environment_path(repo_path, name), {})
+
+
+def method_of(entry):
+    """The HTTP method of an entry of the stand-in's request log (a dict, or a (method, path, status) tuple)."""
+    return entry["method"] if isinstance(entry, dict) else entry[0]
+
+
+def status_of(entry):
+    """The HTTP status the stand-in answered, from an entry of its request log."""
+    return entry["status"] if isinstance(entry, dict) else entry[2]
+
+
+def methods(github):
+    """The methods of the requests the stand-in received since its log was last reset, in order."""
+    return [method_of(entry) for entry in github.requests()]
+
+
+def changing(github):
+    """(method, path) of the requests other than GET the stand-in received since its log was last reset."""
+    return [(entry["method"], entry["path"]) for entry in github.requests() if entry["method"] != "GET"]
+
+
+def fresh(github, make):
+    """The body of a fixture: ``yield from fresh(github, lambda: Repo(github))``.
+
+    Makes the object (a repository of the stand-in...) with no fault pending, yields it with the request log
+    emptied (so that the log holds the test's requests only), and clears the faults the test left.
+    """
+    github.clear_faults()
+    made = make()
+    github.reset_log()
+    yield made
+    github.clear_faults()
+
+
+def ok(result):
+    """The result of a module run, after asserting that it did not fail (its message shown when it did)."""
+    assert result.get("failed") is not True, result.get("msg")
+    return result
