@@ -218,7 +218,7 @@ def test_rerun_changes_nothing(world):
 
 
 @pytest.mark.parametrize("overrides,message", [
-    ({"monitoring_api_p95_seconds": "0.5 ms"}, "parse error"),
+    ({"monitoring_api_job": 'chat"api'}, "parse error"),
     ({"monitoring_alert_receivers": {"ticket": {"webhook_configs": [{"send_resolved": True}]}}},
      "missing URL in webhook config"),
     ({"monitoring_extra_targets": {"pushgateway": ["http://%s:9091/metrics" % SUBNET]}}, "is not a valid hostname"),
