@@ -10,6 +10,7 @@ state file and from the names it gives things).
     hosts.up(2)          # [{"name": "tb-host1", "address": "10.77.0.11", ...}, ...]
     hosts.down()
 """
+import fcntl
 import hashlib
 import json
 import os
@@ -60,12 +61,22 @@ class Hosts:
     # --- the cached base ---------------------------------------------------------------------------------
 
     def ensure_base(self):
-        """Build the base once (about a minute); a half-built one is never used."""
-        if (self.base / "usr" / "sbin" / "sshd").exists():
+        """Build the base once (a few minutes); a half-built one is never used. Processes that need it at the same
+        time (pytest's workers) wait for the one that builds it, under a lock next to it."""
+        if self._base_ready():
             return
+        self.base.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.base.with_name(self.base.name + ".lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not self._base_ready():
+                self._build_base()
+
+    def _base_ready(self):
+        return (self.base / "usr" / "sbin" / "sshd").exists()
+
+    def _build_base(self):
         partial = self.base.with_name(self.base.name + ".partial")
         shutil.rmtree(partial, ignore_errors=True)
-        partial.parent.mkdir(parents=True, exist_ok=True)
         run("debootstrap", "--variant=minbase", "--include=" + PACKAGES, SUITE, str(partial), debian_mirror())
         # hosts get a fresh machine id each; logins are by key only
         (partial / "etc" / "machine-id").write_text("")
