@@ -87,6 +87,9 @@ def wanted_items(module, kind, list_option, single_option="name", value_option="
     any request on a bad or duplicate name, or a missing value."""
     params = module.params
     present = params["state"] == "present"
+    if params["purge"] and params[list_option] is None:
+        module.fail_json(msg="purge goes with the list form: give %s (the complete list) instead of %s."
+                         % (list_option, single_option))
     if params[list_option] is not None:
         items = [(item["name"], item.get(value_option), "%s[%d]" % (list_option, index))
                  for index, item in enumerate(params[list_option])]

@@ -300,8 +300,6 @@ def main():
     scope = ActionsScope(module)
     if scope.environment is not None:
         module.client.scope_hint = ENVIRONMENT_HINT
-    if params["purge"] and params["secrets"] is None:
-        module.fail_json(msg="purge goes with the list form: give secrets (the complete list) instead of name.")
     wanted = wanted_items(module, "secret", "secrets")
     check_values(module, wanted)
     if present and not HAS_NACL:

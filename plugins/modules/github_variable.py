@@ -177,8 +177,6 @@ def main():
     scope = ActionsScope(module)
     if scope.environment is not None:
         module.client.scope_hint = ENVIRONMENT_HINT
-    if params["purge"] and params["variables"] is None:
-        module.fail_json(msg="purge goes with the list form: give variables (the complete list) instead of name.")
     wanted = wanted_items(module, "variable", "variables")
     for name, value in wanted.items():
         if value is not None and len(value.encode("utf-8")) > MAX_VALUE_BYTES:
