@@ -3,10 +3,35 @@
 
 Tests import it like conftest (tests/ is on sys.path): ``from github_calls import api, methods``.
 """
+import http.client
 import json
 import urllib.request
 import uuid
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
+
+
+def send(method, url, body=None, headers=None):
+    """One raw HTTP exchange (no redirects followed, no status raised): (status, headers with lower-case names,
+    body bytes). The stand-in's own tests use it to see exactly what it answers."""
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    try:
+        conn.request(method, parts.path + ("?" + parts.query if parts.query else ""), body=body, headers=headers or {})
+        response = conn.getresponse()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+    finally:
+        conn.close()
+
+
+def raw_api(server, method, path, body=None, token=None, scheme="Bearer"):
+    """A REST call through send(): (status, headers, decoded JSON or None); a body given as bytes is sent as is."""
+    headers = {"Accept": "application/vnd.github+json", "Authorization": "%s %s" % (scheme, token or server.token)}
+    data = None
+    if body is not None:
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        headers["Content-Type"] = "application/json"
+    status, headers, raw = send(method, server.api_url + path, data, headers)
+    return status, headers, json.loads(raw) if raw else None
 
 
 def call(url, method, body=None, headers=None):

@@ -6,45 +6,22 @@ Tests on the shared `github` fixture use their own repository and leave no viola
 provoke violations or add tokens use a private stand-in (`fresh`).
 """
 import base64
-import http.client
 import json
 import os
 import time
 import uuid
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import pytest
 from nacl.public import PrivateKey, PublicKey, SealedBox
 
+from github_calls import raw_api as api, send
 from sandbox.github import GitHubStandIn
 
 BAD_ENCRYPTION = "Bad request - validation failed due to an improperly encrypted secret"
 
 
 # --- helpers ---------------------------------------------------------------------------------------------------
-
-def send(method, url, body=None, headers=None):
-    """One raw HTTP exchange: (status, headers with lower-case names, body bytes)."""
-    parts = urlsplit(url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
-    try:
-        conn.request(method, parts.path + ("?" + parts.query if parts.query else ""), body=body, headers=headers or {})
-        response = conn.getresponse()
-        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
-    finally:
-        conn.close()
-
-
-def api(server, method, path, body=None, token=None):
-    """A REST call: (status, headers, decoded JSON or None)."""
-    headers = {"Accept": "application/vnd.github+json", "Authorization": "Bearer %s" % (token or server.token)}
-    data = None
-    if body is not None:
-        data = body if isinstance(body, bytes) else json.dumps(body).encode()
-        headers["Content-Type"] = "application/json"
-    status, headers, raw = send(method, server.api_url + path, data, headers)
-    return status, headers, json.loads(raw) if raw else None
-
 
 def admin(server, method, path, body=None):
     status, _, raw = send(method, server.admin_url + path, json.dumps(body).encode() if body is not None else None)

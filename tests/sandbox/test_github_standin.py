@@ -5,7 +5,6 @@ Tests on the shared `github` fixture use their own repository and leave no viola
 provoke violations or inject faults use a private stand-in (`fresh`).
 """
 import base64
-import http.client
 import json
 import os
 import subprocess
@@ -17,6 +16,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from github_calls import raw_api as api, send
 from sandbox.github import GitHubStandIn
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,29 +26,6 @@ GIT_ENV = dict(os.environ, GIT_TERMINAL_PROMPT="0", GIT_CONFIG_NOSYSTEM="1", GIT
 
 
 # --- helpers ---------------------------------------------------------------------------------------------------
-
-def send(method, url, body=None, headers=None):
-    """One raw HTTP exchange (no redirects followed): (status, headers with lower-case names, body bytes)."""
-    parts = urlsplit(url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
-    try:
-        conn.request(method, parts.path + ("?" + parts.query if parts.query else ""), body=body, headers=headers or {})
-        response = conn.getresponse()
-        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
-    finally:
-        conn.close()
-
-
-def api(server, method, path, body=None, token=None, scheme="Bearer"):
-    """A REST call: (status, headers, decoded JSON or None)."""
-    headers = {"Accept": "application/vnd.github+json", "Authorization": "%s %s" % (scheme, token or server.token)}
-    data = None
-    if body is not None:
-        data = body if isinstance(body, bytes) else json.dumps(body).encode()
-        headers["Content-Type"] = "application/json"
-    status, headers, raw = send(method, server.api_url + path, data, headers)
-    return status, headers, json.loads(raw) if raw else None
-
 
 def git(cwd, *args, check=True):
     proc = subprocess.run(["git", *args], cwd=str(cwd), env=GIT_ENV, capture_output=True, text=True, timeout=60)
