@@ -22,7 +22,8 @@ deps: apt venv npm actionlint prometheus-tools pushgateway link
 
 # System packages: git (the git server uses `git http-backend`), Node.js/npm for Docusaurus, the PostgreSQL 15
 # server binaries (the Neon stand-in's databases; Debian installs them outside PATH, in /usr/lib/postgresql/15/bin),
-# systemd-nspawn and debootstrap (the sandbox's Debian test hosts).
+# systemd-nspawn and debootstrap (the sandbox's Debian test hosts), pebble (Let's Encrypt's ACME test server, for the
+# security role's ACME path).
 apt:
 	@missing=""; \
 	command -v git >/dev/null || missing="$$missing git"; \
@@ -32,6 +33,7 @@ apt:
 	command -v node >/dev/null || missing="$$missing nodejs"; \
 	command -v npm >/dev/null || missing="$$missing npm"; \
 	command -v shellcheck >/dev/null || missing="$$missing shellcheck"; \
+	command -v pebble >/dev/null || missing="$$missing pebble"; \
 	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 
 venv: $(BIN)/.installed

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 # The Neon and Qdrant stand-ins' fixtures live beside this file, one module per service.
-pytest_plugins = ["fixtures_neon", "fixtures_qdrant"]
+pytest_plugins = ["fixtures_neon", "fixtures_qdrant", "fixtures_grafana"]
 
 ROOT = Path(__file__).resolve().parent.parent
 COLLECTIONS = ROOT / ".collections"
@@ -67,7 +67,7 @@ def run_module(name, args, check=False, diff=False, env=None, timeout=600):
 
 
 def run_playbook(playbook, inventory=None, extra_vars=None, verbosity=0, check=False, diff=False, env=None,
-                 timeout=1200):
+                 timeout=1200, limit=None):
     """Run ansible-playbook; returns the CompletedProcess (stdout and stderr merged into stdout)."""
     cmd = [str(ROOT / ".venv" / "bin" / "ansible-playbook") if (ROOT / ".venv").exists() else "ansible-playbook"]
     if inventory:
@@ -80,6 +80,8 @@ def run_playbook(playbook, inventory=None, extra_vars=None, verbosity=0, check=F
         cmd.append("--check")
     if diff:
         cmd.append("--diff")
+    if limit:
+        cmd += ["--limit", limit]
     cmd.append(str(playbook))
     return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=ansible_env(env),
                           timeout=timeout, cwd=str(ROOT))

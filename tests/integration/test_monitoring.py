@@ -1,6 +1,7 @@
-"""playbooks/monitoring.yml against four sandbox hosts: the backend deployed (deploy_backend.yml) to a load balancer
-and two app hosts, then Prometheus, Alertmanager, the blackbox exporter and node exporters from the monitoring role,
-checked through their own APIs from the controller.
+"""playbooks/monitoring.yml against four sandbox hosts: the hosts hardened (harden.yml: the environment's CA, the
+firewall), the backend deployed with HTTPS (deploy_backend.yml, backend_tls) to a load balancer and two app hosts,
+then Prometheus, Alertmanager, the blackbox exporter and node exporters from the monitoring role, checked through
+their own APIs from the controller; the probes go through HTTPS and check the load balancer's certificate.
 
 The controller serves, on the hosts' bridge, a stand-in for the live Pages site (build-info.json with version 2.0.0)
 and a webhook receiver that records what Alertmanager posts. The deploy_metrics callback's textfile reaches
@@ -10,8 +11,10 @@ order and share the hosts.
 import http.server
 import json
 import re
+import ssl
 import threading
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 
@@ -22,6 +25,7 @@ from sandbox.backend_world import BackendWorld
 
 PREFIX, SUBNET = "tbm", "10.82.0"
 DEPLOY = ROOT / "playbooks" / "deploy_backend.yml"
+HARDEN = ROOT / "playbooks" / "harden.yml"
 MONITORING = ROOT / "playbooks" / "monitoring.yml"
 SETTINGS = {"backend_gate_interval": 0.3, "backend_gate_timeout": 30, "backend_watch_seconds": 2,
             "backend_drain_seconds": 1, "backend_lock_timeout": 2}
@@ -73,7 +77,8 @@ def world(tmp_path_factory):
         world.recorder = server
         world.textfile = work / "textfile"
         world.vars = {
-            "deploy_environment": "sandbox",
+            "deploy_environment": "sandbox", "backend_tls": True,
+            "security_ca_dir": str(work / "ca"),
             "monitoring_scrape_interval": "1s", "monitoring_scrape_timeout": "1s",
             "monitoring_evaluation_interval": "1s", "monitoring_probe_for": "2s",
             "monitoring_alert_group_wait": "1s", "monitoring_alert_group_interval": "1s",
@@ -82,6 +87,7 @@ def world(tmp_path_factory):
                                           for name in ("page", "ticket", "default")},
             "monitoring_deploy_metrics_dir": str(world.textfile),
         }
+        world.ca = work / "ca" / "ca.crt"
         world.prometheus = "http://%s:9090" % world.monitor["address"]
         world.alertmanager = "http://%s:9093" % world.monitor["address"]
         try:
@@ -158,8 +164,9 @@ def record_a_deploy(world, tmp_path):
 
 
 def test_monitoring_comes_up_with_every_target_up(world, tmp_path):
-    proc = run_playbook(DEPLOY, inventory=world.inventory)
-    assert proc.returncode == 0, proc.stdout[-6000:]
+    for playbook in (HARDEN, DEPLOY):
+        proc = run_playbook(playbook, inventory=world.inventory, extra_vars=world.vars)
+        assert proc.returncode == 0, proc.stdout[-6000:]
     record_a_deploy(world, tmp_path)
     proc = monitoring(world, verbosity=3)
     assert proc.returncode == 0, proc.stdout[-8000:]
@@ -176,7 +183,7 @@ def test_monitoring_comes_up_with_every_target_up(world, tmp_path):
         for target in targets:
             jobs.setdefault(target["labels"]["job"], []).append(target["health"])
         expected = {"prometheus": 1, "alertmanager": 1, "blackbox": 1, "node": 4, "chat-api": 2, "api-probe": 1,
-                    "lb-probe": 1, "site-probe": 1}
+                    "lb-probe": 1, "site-probe": 1, "tls-probe": 1}
         if {job: len(health) for job, health in jobs.items()} != expected:
             return None
         return all(health == "up" for healths in jobs.values() for health in healths) and jobs
@@ -190,13 +197,35 @@ def test_monitoring_comes_up_with_every_target_up(world, tmp_path):
 
 def test_probes_of_the_api_the_load_balancer_and_the_site_succeed(world):
     lb = world.lb["address"]
-    assert wait_for("api probe", lambda: probe(world, "api-probe")) == {"http://%s/readyz" % lb: "1"}
-    assert wait_for("lb probe", lambda: probe(world, "lb-probe")) == {"http://%s/lb-health" % lb: "1"}
+    assert wait_for("api probe", lambda: probe(world, "api-probe")) == {"https://%s/readyz" % lb: "1"}
+    assert wait_for("lb probe", lambda: probe(world, "lb-probe")) == {"https://%s/lb-health" % lb: "1"}
+    assert wait_for("tls probe", lambda: probe(world, "tls-probe")) == {"%s:443" % lb: "1"}
+    expiry = query(world, 'probe_ssl_earliest_cert_expiry{job="tls-probe"}')
+    assert float(expiry[0]["value"][1]) > time.time() + 300 * 86400  # the certificate of a year, just made
     site = wait_for("site probe", lambda: probe(world, "site-probe"))
     assert list(site)[0].endswith("/site/build-info.json")
     if list(site.values()) != ["1"]:
         time.sleep(3)  # a first probe may have run before the site's answer was fast enough; the next must pass
     assert list(probe(world, "site-probe").values()) == ["1"], blackbox_debug(world, list(site)[0], "site_version")
+
+
+def test_the_api_over_https_on_every_host(world):
+    """The load balancer and the app hosts serve the API over HTTPS with the environment's CA; the load balancer's
+    port 80 redirects to it."""
+    context = ssl.create_default_context(cafile=str(world.ca))
+    for host in [world.lb, *world.apps]:
+        with urllib.request.urlopen("https://%s/readyz" % host["address"], timeout=10, context=context) as response:
+            assert response.status == 200
+            assert response.headers["Strict-Transport-Security"].startswith("max-age=")
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None
+
+    with pytest.raises(urllib.error.HTTPError) as answer:
+        urllib.request.build_opener(NoRedirect).open("http://%s/readyz" % world.lb["address"], timeout=10)
+    assert answer.value.code == 301
+    assert answer.value.headers["Location"] == "https://%s/readyz" % world.lb["address"]
 
 
 def test_deploys_recorded_by_the_callback_reach_prometheus(world):

@@ -1,9 +1,12 @@
-"""playbooks/harden.yml (the security role) against two sandbox hosts: a load balancer and an app host.
+"""playbooks/harden.yml (the security role) against two sandbox hosts: a load balancer and an app host, then the
+load balancer's site with HTTPS (deploy_backend.yml limited to it, backend_tls: true; no chat service runs behind it).
 
 Checked from the controller, as a client would see the hosts: TLS on 443 with the environment's CA (and only with it),
-the security headers, the redirect listener, no TLS 1.1, the firewall (a listener on a port nobody opened is not
-reachable, 443 and SSH are), sshd without passwords, a second run that changes nothing, a bad port refused by nft
-before anything is installed, and no private key in a -vvv run's output. The tests run in order and share the hosts.
+the security headers, port 80's redirect to HTTPS, no TLS 1.1, the firewall (a listener on a port nobody opened is
+not reachable, 443 and SSH are), sshd without passwords, a second run that changes nothing, a bad port refused by nft
+before anything is installed, no private key in a -vvv run's output, and last the ACME path against pebble (Let's
+Encrypt's ACME test server) validating over port 80. The app hosts' HTTPS, with the service behind it:
+test_monitoring.py. The tests run in order and share the hosts.
 """
 import json
 import socket
@@ -20,6 +23,7 @@ from sandbox.hosts import Hosts
 
 PREFIX, SUBNET = "tbs", "10.83.0"  # no other test's hosts
 HARDEN = ROOT / "playbooks" / "harden.yml"
+DEPLOY = ROOT / "playbooks" / "deploy_backend.yml"
 def host_vars(host):
     return {"ansible_host": host["address"], "ansible_user": "root", "ansible_ssh_private_key_file": host["key"],
             "ansible_python_interpreter": "/usr/bin/python3",
@@ -96,31 +100,36 @@ def hardened(world):
     before = reachable(world["lb"]["address"], 5555)
     proc = harden(world)
     assert proc.returncode == 0, proc.stdout[-6000:]
+    site = run_playbook(DEPLOY, inventory=world["inventory"], extra_vars={"backend_tls": True}, limit="loadbalancer")
+    assert site.returncode == 0, site.stdout[-6000:]
     return {"proc": proc, "port_5555_before": before}
 
 
 def test_tls_with_the_environments_ca(world, hardened):
-    for host in ("lb", "app"):
-        address = world[host]["address"]
-        version, cert = handshake(address, tls_context(cafile=str(world["ca"])))
-        assert version in ("TLSv1.2", "TLSv1.3")
-        sans = cert["subjectAltName"]
-        assert ("IP Address", address) in sans and ("DNS", world[host]["name"]) in sans, sans
-        # the system's trust store does not know the environment's CA
-        with pytest.raises(ssl.SSLCertVerificationError):
-            handshake(address, tls_context())
-    # the CA reached the hosts' trust store: a host verifies the other's certificate with its default store
+    address = world["lb"]["address"]
+    version, cert = handshake(address, tls_context(cafile=str(world["ca"])))
+    assert version in ("TLSv1.2", "TLSv1.3")
+    sans = cert["subjectAltName"]
+    assert ("IP Address", address) in sans and ("DNS", world["lb"]["name"]) in sans, sans
+    # the system's trust store does not know the environment's CA
+    with pytest.raises(ssl.SSLCertVerificationError):
+        handshake(address, tls_context())
+    # the CA reached the hosts' trust store: the app host verifies the load balancer's certificate with its default
+    # store, and its own certificate was signed by the CA too
     script = ("import socket, ssl; s = ssl.create_default_context().wrap_socket(socket.create_connection(('%s', 443)),"
-              " server_hostname='%s'); print(s.version())" % (world["app"]["address"], world["app"]["address"]))
-    assert on(world, "lb", "python3 -c \"%s\"" % script).stdout.strip().startswith("TLSv1.")
+              " server_hostname='%s'); print(s.version())" % (address, address))
+    assert on(world, "app", "python3 -c \"%s\"" % script).stdout.strip().startswith("TLSv1.")
+    assert on(world, "app", "openssl verify /etc/ssl/textbook/%s.crt" % world["app"]["name"]).returncode == 0
 
 
 def test_security_headers_and_redirect(world, hardened):
     address = world["lb"]["address"]
-    with urllib.request.urlopen("https://%s/" % address, timeout=10,
-                                context=tls_context(cafile=str(world["ca"]))) as response:
-        headers = response.headers
-        assert response.status == 200
+    # no chat service behind the load balancer here (the app host's stock nginx site answers 404): an error carries
+    # the headers too (`always`)
+    with pytest.raises(urllib.error.HTTPError) as not_found:
+        urllib.request.urlopen("https://%s/readyz" % address, timeout=10, context=tls_context(cafile=str(world["ca"])))
+    assert not_found.value.code == 404
+    headers = not_found.value.headers
     assert headers["Strict-Transport-Security"] == "max-age=63072000; includeSubDomains"
     assert headers["X-Content-Type-Options"] == "nosniff"
     assert headers["X-Frame-Options"] == "DENY"
@@ -131,12 +140,15 @@ def test_security_headers_and_redirect(world, hardened):
             return None
 
     with pytest.raises(urllib.error.HTTPError) as answer:
-        urllib.request.build_opener(NoRedirect).open("http://%s:8080/some/path?x=1" % address, timeout=10)
+        urllib.request.build_opener(NoRedirect).open("http://%s/some/path?x=1" % address, timeout=10)
     assert answer.value.code == 301
     assert answer.value.headers["Location"] == "https://%s/some/path?x=1" % address
-    # the backend's port 80 is left as it was
-    with urllib.request.urlopen("http://%s/" % address, timeout=10) as response:
+    # port 80 still answers the load balancer's health and ACME's challenges (the role's probe file) itself
+    with urllib.request.urlopen("http://%s/lb-health" % address, timeout=10) as response:
         assert response.status == 200
+    with pytest.raises(urllib.error.HTTPError) as missing:
+        urllib.request.urlopen("http://%s/.well-known/acme-challenge/no-such-token" % address, timeout=10)
+    assert missing.value.code == 404
 
 
 def test_tls_1_1_is_refused(world, hardened):
@@ -158,9 +170,7 @@ def test_firewall(world, hardened):
     assert on(world, "lb", "python3 -c \"import urllib.request; urllib.request.urlopen('http://127.0.0.1:5555/')\"",
               ).returncode == 0, "the probe listener is not running"
     assert not reachable(lb, 5555)
-    assert reachable(lb, 443) and reachable(lb, 22) and reachable(lb, 8080)
-    # the app host serves 80 and 443, not the load balancer's 8080
-    assert reachable(world["app"]["address"], 443) and not reachable(world["app"]["address"], 8080)
+    assert reachable(lb, 443) and reachable(lb, 22) and reachable(lb, 80)
     ruleset = on(world, "lb", "nft list ruleset", check=True).stdout
     assert "policy drop" in ruleset
     assert on(world, "lb", "systemctl is-enabled nftables").stdout.strip() == "enabled"
@@ -199,25 +209,26 @@ def test_second_run_changes_nothing(world, hardened):
 
 
 def test_renewal_when_due(world, hardened):
-    serial = on(world, "app", "cat /etc/ssl/textbook/%s.crt" % world["app"]["name"], check=True).stdout
+    before = handshake(world["lb"]["address"], tls_context(cafile=str(world["ca"])))[1]
     proc = harden(world, extra={"security_cert_renew_days": 399, "security_cert_valid_days": 400})
     assert proc.returncode == 0, proc.stdout[-6000:]
-    assert recap(proc)[world["app"]["name"]]["changed"] > 0
-    assert on(world, "app", "cat /etc/ssl/textbook/%s.crt" % world["app"]["name"], check=True).stdout != serial
-    handshake(world["app"]["address"], tls_context(cafile=str(world["ca"])))
+    assert recap(proc)[world["lb"]["name"]]["changed"] > 0
+    # nginx serves the new certificate (reloaded by the role)
+    after = handshake(world["lb"]["address"], tls_context(cafile=str(world["ca"])))[1]
+    assert after["serialNumber"] != before["serialNumber"]
 
 
 def test_bad_port_is_refused_before_anything_is_installed(world, hardened):
-    before = {host: on(world, host, "md5sum /etc/nftables.conf /etc/nginx/conf.d/textbook-tls.conf "
+    before = {host: on(world, host, "md5sum /etc/nftables.conf /etc/nginx/snippets/textbook-tls.conf "
                                     "/etc/ssh/sshd_config.d/10-textbook.conf", check=True).stdout
               for host in ("lb", "app")}
-    proc = harden(world, extra={"security_allowed_ports": {"backend": [80, "80a"], "loadbalancer": [80, 443, 8080]},
-                                "security_tls_redirect_port": 8081, "security_firewall_enabled": True})
+    proc = harden(world, extra={"security_allowed_ports": {"backend": [80, "80a"], "loadbalancer": [80, 443]},
+                                "security_hsts_max_age": 60, "security_firewall_enabled": True})
     assert proc.returncode != 0
     assert "nft refused the firewall rules" in proc.stdout
     assert "80a" in proc.stdout and "Error:" in proc.stdout, proc.stdout[-4000:]  # nft's own message
     for host in ("lb", "app"):
-        assert on(world, host, "md5sum /etc/nftables.conf /etc/nginx/conf.d/textbook-tls.conf "
+        assert on(world, host, "md5sum /etc/nftables.conf /etc/nginx/snippets/textbook-tls.conf "
                                "/etc/ssh/sshd_config.d/10-textbook.conf", check=True).stdout == before[host]
     assert recap(proc)[world["lb"]["name"]]["changed"] == 0
 
@@ -235,3 +246,114 @@ def test_no_private_key_at_vvv(world, hardened):
             assert line not in proc.stdout
         assert "".join(lines) not in proc.stdout.replace("\\n", "").replace("\n", "")
     assert "PRIVATE KEY-----" not in proc.stdout
+
+
+# --- ACME, against pebble ---------------------------------------------------------------------------------------
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def write_tls_pair(directory, address):
+    """A throwaway CA and a certificate for `address` it signed (pebble's own HTTPS listener); returns the paths."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    import datetime
+    import ipaddress
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+
+    def certificate(subject, issuer, key, signing_key, ca, san=None):
+        builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer).public_key(key.public_key())
+                   .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+                   .not_valid_after(now + datetime.timedelta(days=1))
+                   .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+        if san:
+            builder = builder.add_extension(x509.SubjectAlternativeName(san), critical=False)
+        return builder.sign(signing_key, hashes.SHA256())
+
+    name = lambda text: x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, text)])  # noqa: E731
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca = certificate(name("pebble listener CA"), name("pebble listener CA"), ca_key, ca_key, True)
+    cert = certificate(name(address), ca.subject, key, ca_key, False,
+                       [x509.IPAddress(ipaddress.ip_address(address))])
+    paths = {kind: directory / ("%s.pem" % kind) for kind in ("ca", "cert", "key")}
+    paths["ca"].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths["cert"].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths["key"].write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                               serialization.NoEncryption()))
+    return paths
+
+
+def wait_for(url, context, seconds=30):
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5, context=context) as response:
+                return response.read()
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def pebble(world):
+    """pebble with its DNS from pebble-challtestsrv, which answers every name with the load balancer's address:
+    pebble validates http-01 challenges by fetching http://<name>/.well-known/acme-challenge/<token> from it."""
+    work = world["work"] / "pebble"
+    work.mkdir()
+    tls = write_tls_pair(work, "127.0.0.1")
+    dns, api, management, challenges = free_port(), free_port(), free_port(), free_port()
+    config = work / "pebble.json"
+    config.write_text(json.dumps({"pebble": {
+        "listenAddress": "127.0.0.1:%d" % api, "managementListenAddress": "127.0.0.1:%d" % management,
+        "certificate": str(tls["cert"]), "privateKey": str(tls["key"]), "httpPort": 80, "tlsPort": 443,
+        "ocspResponderURL": "", "externalAccountBindingRequired": False}}))
+    log = (work / "pebble.log").open("w")
+    processes = [
+        subprocess.Popen(["pebble-challtestsrv", "-defaultIPv4", world["lb"]["address"], "-defaultIPv6", "",
+                          "-dns01", "127.0.0.1:%d" % dns, "-http01", "", "-https01", "", "-tlsalpn01", "",
+                          "-management", "127.0.0.1:%d" % challenges], stdout=log, stderr=subprocess.STDOUT),
+        subprocess.Popen(["pebble", "-config", str(config), "-dnsserver", "127.0.0.1:%d" % dns],
+                         stdout=log, stderr=subprocess.STDOUT,
+                         env={"PATH": "/usr/bin:/bin", "PEBBLE_VA_NOSLEEP": "1", "PEBBLE_WFE_NONCEREJECT": "0"}),
+    ]
+    try:
+        context = tls_context(cafile=str(tls["ca"]))
+        directory = "https://127.0.0.1:%d/dir" % api
+        wait_for(directory, context)
+        root = work / "pebble-root.pem"
+        root.write_bytes(wait_for("https://127.0.0.1:%d/roots/0" % management, context))
+        yield {"directory": directory, "listener_ca": tls["ca"], "root": root, "log": work / "pebble.log"}
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(timeout=10)
+        log.close()
+
+
+def test_acme_certificate_from_pebble(world, hardened, pebble):
+    name = "lb.textbook.test"
+    extra = {"security_certificate_provider": "acme", "security_acme_directory": pebble["directory"],
+             "security_acme_email": "ops@textbook.test", "security_cert_names": [name]}
+    # the controller trusts pebble's listener for the run (the ACME modules run there)
+    env = {"SSL_CERT_FILE": str(pebble["listener_ca"])}
+    proc = run_playbook(HARDEN, inventory=world["inventory"], extra_vars=extra, env=env, limit="loadbalancer")
+    assert proc.returncode == 0, proc.stdout[-6000:] + pebble["log"].read_text()[-3000:]
+    assert "does not answer ACME challenges" not in proc.stdout
+    # nginx serves the chain pebble issued for the name: its root verifies it, the environment's CA does not
+    version, cert = handshake(world["lb"]["address"], tls_context(cafile=str(pebble["root"])), server_hostname=name)
+    assert ("DNS", name) in cert["subjectAltName"]
+    with pytest.raises(ssl.SSLCertVerificationError):
+        handshake(world["lb"]["address"], tls_context(cafile=str(world["ca"])), server_hostname=name)
+    # pebble validated over port 80: its log shows the challenge fetched from the load balancer
+    assert "acme-challenge" in pebble["log"].read_text()
+
+    again = run_playbook(HARDEN, inventory=world["inventory"], extra_vars=extra, env=env, limit="loadbalancer")
+    assert again.returncode == 0, again.stdout[-6000:]
+    assert recap(again)[world["lb"]["name"]]["changed"] == 0, again.stdout[-6000:]
