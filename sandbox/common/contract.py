@@ -1,7 +1,8 @@
 """Check requests and responses against a service's OpenAPI description (a committed subset) with openapi-core.
 
-Shared by the GitHub and Neon stand-ins: each names its spec file, may prepare its request body schemas, and keeps
-its own error shapes and messages. Two adjustments are made to every description when it is loaded:
+Shared by the GitHub, Neon and Grafana stand-ins: each names its spec file, may prepare its request body schemas
+(`inline_refs` copies a body schema so that it can be changed alone) and correct its description (`adjust`), and
+keeps its own error shapes and messages. Two adjustments are made to every description when it is loaded:
 - `nullable: true` next to an `enum` also allows null. The descriptions mean that (a GitHub Page with no build has
   `status: null`), but strict OpenAPI 3.0 tooling reads the enum as excluding null.
 - Request bodies are closed (`additionalProperties: false` on every object that lists properties): the services
@@ -35,6 +36,26 @@ def allow_null_in_nullable_enums(spec):
             node["enum"] = node["enum"] + [None]
 
 
+def inline_refs(spec, node, depth=0):
+    """A copy of node with every local $ref replaced by (a copy of) its target, so that a request body schema can
+    be changed (closed, made nullable) without touching the components the responses share."""
+    if depth > 40:
+        raise ValueError("$ref nesting too deep (a cycle?) in a request body schema")
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/"):
+            target = spec
+            for part in ref[2:].split("/"):
+                target = target[part]
+            merged = dict(target)
+            merged.update({k: v for k, v in node.items() if k != "$ref"})
+            return inline_refs(spec, merged, depth + 1)
+        return {k: inline_refs(spec, v, depth + 1) for k, v in node.items()}
+    if isinstance(node, list):
+        return [inline_refs(spec, v, depth + 1) for v in node]
+    return node
+
+
 def close_request_bodies(spec, prepare=None):
     """Forbid unknown properties in request bodies; `prepare(spec, schema)` may first replace each body schema."""
     for item in spec["paths"].values():
@@ -52,9 +73,10 @@ def close_request_bodies(spec, prepare=None):
 class Contract:
     """One service's description, adjusted once on first use, and the openapi-core app that checks against it."""
 
-    def __init__(self, spec_file, prepare_body=None):
+    def __init__(self, spec_file, prepare_body=None, adjust=None):
         self.spec_file = spec_file
         self.prepare_body = prepare_body
+        self.adjust = adjust  # adjust(spec): a service's own corrections of its description, made once on load
 
     @functools.cached_property
     def spec(self):
@@ -62,6 +84,8 @@ class Contract:
             spec = json.load(handle)
         allow_null_in_nullable_enums(spec)
         close_request_bodies(spec, self.prepare_body)
+        if self.adjust:
+            self.adjust(spec)
         return spec
 
     @functools.cached_property

@@ -28,25 +28,6 @@ from sandbox.common.contract import ApiResponse  # noqa: F401 (the stand-in buil
 SPEC_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "openapi", "public-v2-for-users.subset.json")
 
 
-def _resolve(spec, node, depth=0):
-    """A copy of node with every local $ref replaced by (a copy of) its target."""
-    if depth > 40:
-        raise ValueError("$ref nesting too deep (a cycle?) in a request body schema")
-    if isinstance(node, dict):
-        ref = node.get("$ref")
-        if isinstance(ref, str) and ref.startswith("#/"):
-            target = spec
-            for part in ref[2:].split("/"):
-                target = target[part]
-            merged = dict(target)
-            merged.update({k: v for k, v in node.items() if k != "$ref"})
-            return _resolve(spec, merged, depth + 1)
-        return {k: _resolve(spec, v, depth + 1) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_resolve(spec, v, depth + 1) for v in node]
-    return node
-
-
 def _merge_all_of(node):
     """Fold `allOf: [objects...]` into one object schema (properties and required united), bottom up."""
     if isinstance(node, list):
@@ -72,7 +53,7 @@ def _merge_all_of(node):
 
 def _inline_body(spec, schema):
     """A request body schema with its $refs inlined and allOf merged, so closing it leaves the components alone."""
-    return _merge_all_of(_resolve(spec, schema))
+    return _merge_all_of(contract.inline_refs(spec, schema))
 
 
 CONTRACT = contract.Contract(SPEC_FILE, prepare_body=_inline_body)
@@ -138,4 +119,4 @@ def check_response(request, pattern, response):
 def error_problems(data):
     """Problems with an error body that no operation documents (e.g. a 404 for an unknown path)."""
     spec = load_spec()
-    return contract.body_problems(data, _resolve(spec, spec["components"]["schemas"]["GeneralError"]))
+    return contract.body_problems(data, contract.inline_refs(spec, spec["components"]["schemas"]["GeneralError"]))
