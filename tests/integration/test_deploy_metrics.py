@@ -2,16 +2,15 @@
 
 Checks the Prometheus textfile (parsed with prometheus_client's parser, and `promtool check metrics` when make's
 prometheus-tools put promtool in .cache), the JSON audit log, a push to a real Pushgateway (Debian's 1.5 binary,
-fetched by `make pushgateway`) and the Grafana annotation against a strict stand-in. Everything talks to loopback only.
+fetched by `make pushgateway`) and the Grafana annotation against the Grafana stand-in (sandbox/grafana: every request
+and response checked against Grafana's OpenAPI description). Everything talks to loopback only.
 """
-import http.server
 import json
 import os
 import signal
 import socket
 import stat
 import subprocess
-import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -413,82 +412,9 @@ def test_pushgateway_without_textfile(tmp_path, pushgateway):
 
 # --- Grafana --------------------------------------------------------------------------------------------------------
 
-class GrafanaStandIn(http.server.ThreadingHTTPServer):
-    """Grafana's POST /api/annotations, strictly: anything else is answered 4xx and recorded as an error.
-
-    Does not model dashboards/panels (dashboardUID, panelId), annotation look-ups or token scopes."""
-
-    def __init__(self, token):
-        self.token = token
-        self.annotations = []
-        self.errors = []
-        super().__init__(("127.0.0.1", 0), GrafanaHandler)
-        self.thread = threading.Thread(target=self.serve_forever, daemon=True)
-
-    @property
-    def url(self):
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-
-class GrafanaHandler(http.server.BaseHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-    def reply(self, status, body):
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def refuse(self, status, message):
-        self.server.errors.append(f"{self.command} {self.path}: {message}")
-        self.reply(status, {"message": message})
-
-    def do_GET(self):
-        self.refuse(404, "not found")
-
-    do_PUT = do_PATCH = do_DELETE = do_GET
-
-    def do_POST(self):
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length)
-        if self.path != "/api/annotations":
-            return self.refuse(404, "not found")
-        if self.headers.get("Authorization") != f"Bearer {self.server.token}":
-            return self.refuse(401, "invalid API key")
-        if self.headers.get("Content-Type", "").split(";")[0].strip() != "application/json":
-            return self.refuse(415, "bad content type")
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            return self.refuse(400, "bad request data")
-        if not isinstance(body, dict) or set(body) != {"time", "timeEnd", "tags", "text"}:
-            return self.refuse(400, f"unexpected fields {sorted(body) if isinstance(body, dict) else body}")
-        if not all(isinstance(body[key], int) and not isinstance(body[key], bool) for key in ("time", "timeEnd")):
-            return self.refuse(400, "time and timeEnd must be integers (epoch milliseconds)")
-        if not 1e12 < body["time"] <= body["timeEnd"] < 1e13:
-            return self.refuse(400, "time/timeEnd not epoch milliseconds in order")
-        if not (isinstance(body["tags"], list) and all(isinstance(tag, str) and tag for tag in body["tags"])):
-            return self.refuse(400, "tags must be non-empty strings")
-        if not isinstance(body["text"], str) or not body["text"]:
-            return self.refuse(400, "text required")
-        self.server.annotations.append(body)
-        self.reply(200, {"message": "Annotation added", "id": len(self.server.annotations)})
-
-
-@pytest.fixture
-def grafana():
-    server = GrafanaStandIn(TOKEN)
-    server.thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-
-
 def test_grafana_annotation_with_the_token_never_shown(tmp_path, grafana):
-    env = {"TEXTBOOK_DEPLOY_METRICS_GRAFANA_URL": grafana.url + "/", "TEXTBOOK_DEPLOY_METRICS_GRAFANA_TOKEN": TOKEN}
+    token = grafana.token
+    env = {"TEXTBOOK_DEPLOY_METRICS_GRAFANA_URL": grafana.url + "/", "TEXTBOOK_DEPLOY_METRICS_GRAFANA_TOKEN": token}
     good = write_playbook(tmp_path, "deploy_frontend", [CHANGED],
                           {"deploy_environment": "staging", "frontend_version": "1.2.3"})
     before = int(time.time() * 1000)
@@ -498,19 +424,20 @@ def test_grafana_annotation_with_the_token_never_shown(tmp_path, grafana):
     bad = write_playbook(tmp_path, "deploy_frontend", [FAIL], {"deploy_environment": "staging"})
     failed = run(tmp_path, bad, env=env, verbosity=4)
     assert failed.returncode != 0
-    assert grafana.errors == []
-    assert len(grafana.annotations) == 2, proc.stdout
-    first, second = grafana.annotations
+    assert grafana.violations() == []
+    assert [r["path"] for r in grafana.requests()] == ["/annotations"] * 2
+    assert len(grafana.annotations()) == 2, proc.stdout
+    first, second = grafana.annotations()
     assert first["tags"] == ["deploy", "staging", "deploy_frontend", "succeeded"]
     assert second["tags"] == ["deploy", "staging", "deploy_frontend", "failed"]
     assert before <= first["time"] <= first["timeEnd"] <= after
     assert "1.2.3" in first["text"] and "changed=1" in first["text"]
     for output in (proc.stdout, failed.stdout):
-        assert TOKEN not in output
-        assert TOKEN[5:20] not in output
+        assert token not in output
+        assert token[5:20] not in output
         assert "WARNING" not in output
     for path in (tmp_path / "audit" / "deploys.jsonl", textfile(tmp_path)):
-        assert TOKEN not in path.read_text()
+        assert token not in path.read_text()
 
 
 def test_grafana_rejecting_the_token_only_warns(tmp_path, grafana):
@@ -518,7 +445,8 @@ def test_grafana_rejecting_the_token_only_warns(tmp_path, grafana):
     playbook = write_playbook(tmp_path, "deploy_frontend", [OK], {"deploy_environment": "staging"})
     proc = run(tmp_path, playbook, env=env)
     assert proc.returncode == 0, proc.stdout
-    assert grafana.annotations == [] and len(grafana.errors) == 1
+    assert grafana.annotations() == [] and grafana.violations() == []
+    assert grafana.requests() == [{"method": "POST", "path": "/annotations", "status": 401}]
     assert "Grafana annotation" in proc.stdout and "401" in proc.stdout, proc.stdout
     assert "wrong-token" not in proc.stdout
 
