@@ -37,9 +37,11 @@ apt:
 	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 
 venv: $(BIN)/.installed
-$(BIN)/.installed: requirements.txt
+# the Python API (api/: textbook_deploy_api) is installed editable, so the venv's Python imports it from the checkout
+$(BIN)/.installed: requirements.txt api/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q -r requirements.txt
+	$(BIN)/pip install -q -e api
 	touch $@
 
 npm: $(TEXTBOOK)/node_modules/.installed
