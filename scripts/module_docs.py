@@ -445,7 +445,7 @@ def differences(pages, dest):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--root", default=str(ROOT), help="the collection's directory (default: this checkout)")
     parser.add_argument("--dest", help="where the pages go (default: ROOT/docs/modules)")
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 when DEST is out of date")
