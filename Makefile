@@ -102,8 +102,10 @@ link:
 	@mkdir -p $(dir $(LINK))
 	@test -L $(LINK) || ln -sfn $(CURDIR) $(LINK)
 
+# the stand-ins, and the four Debian hosts of inventories/local (load balancer, two app hosts, monitoring)
 sandbox-up: deps
 	$(BIN)/python -m sandbox up
+	$(BIN)/python -m sandbox hosts up 4 >/dev/null
 
 sandbox-down:
 	-$(BIN)/python -m sandbox down

@@ -23,6 +23,12 @@ STATE_FILE = "sandbox.json"
 SERVICES = ("github", "neon", "qdrant")
 SECRET_KEYS = ("token", "api_key")
 NOT_RUNNING = 3  # the exit status `status` uses when nothing runs, as init scripts do
+# what site.yml deploys on the hosts of inventories/local: (host, what, URL with the host's address)
+PLATFORM_URLS = (
+    ("tb-host1", "Chat API", "https://%s/ (the environment's CA: ~/.cache/textbook-deploy/ca/local/ca.crt)"),
+    ("tb-host4", "Prometheus", "http://%s:9090/"),
+    ("tb-host4", "Alertmanager", "http://%s:9093/"),
+)
 
 
 def state_path(state_dir):
@@ -93,11 +99,23 @@ def up(args):
                         % (proc.returncode, log_path, tail(log_path)))
         state = read_state(state_dir)
         if state and answers(state):
+            make_checkout(state_dir / "checkout", state)
             print_urls(state)
             return 0
         time.sleep(0.05)
     proc.kill()
     return fail("the sandbox did not answer within %ss; %s says:\n%s" % (args.timeout, log_path, tail(log_path)))
+
+
+def make_checkout(path, state):
+    """The team's checkout of textbook/textbook, where site.yml's CI/CD stage writes the workflows (cicd_repo_path
+    of inventories/local); kept across `up`s, like a developer's clone."""
+    if (path / ".git").is_dir():
+        return
+    path.mkdir(parents=True, exist_ok=True)
+    for command in (["init", "-q", "-b", "main"],
+                    ["remote", "add", "origin", "%s/textbook/textbook.git" % state["github"]["git_base"]]):
+        subprocess.run(["git", "-C", str(path)] + command, check=True)
 
 
 def down(args):
@@ -154,11 +172,12 @@ def urls(args):
     if not state:
         print("sandbox not running")
         return NOT_RUNNING
-    print_urls(state)
+    print_urls(state, sandbox_hosts(args.state_dir).status())
     return 0
 
 
-def print_urls(state):
+def print_urls(state, hosts=()):
+    """The stand-ins' URLs, and the platform's on the running hosts (named as in inventories/local)."""
     github = state["github"]
     print("GitHub API:    %s" % github["api_url"])
     print("git:           %s/textbook/textbook.git" % github["git_base"])
@@ -166,6 +185,10 @@ def print_urls(state):
     print("Textbook site: %stextbook/textbook/" % github["pages_base"])
     print("Neon API:      %s" % state["neon"]["api_url"])
     print("Qdrant:        %s" % state["qdrant"]["url"])
+    address = {host["name"]: host["address"] for host in hosts}
+    for name, role, url in PLATFORM_URLS:
+        if name in address:
+            print("%-14s %s" % (role + ":", url % address[name]))
 
 
 def serve(args):
@@ -176,7 +199,9 @@ def serve(args):
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    github = GitHubStandIn(os.path.join(args.state_dir, "github"), port=args.port, pages_port=args.pages_port)
+    # on the hosts' bridge too: the monitoring host probes the Pages site
+    github = GitHubStandIn(os.path.join(args.state_dir, "github"), host=args.data_host, port=args.port,
+                           pages_port=args.pages_port)
     neon = NeonStandIn(os.path.join(args.state_dir, "neon"), port=args.neon_port, public_host=args.data_host)
     qdrant = QdrantStandIn(os.path.join(args.state_dir, "qdrant"), host=args.data_host, port=args.qdrant_port)
     started = []

@@ -1,4 +1,4 @@
-"""The stand-in's own control API under /_sandbox/ (JSON, loopback only, no auth) for playbooks and benchmarks.
+"""The stand-in's own control API under /_sandbox/ (JSON, the controller only, no auth) for playbooks and benchmarks.
 
     GET    /_sandbox/             addresses and pid
     POST   /_sandbox/repos        {"owner", "repo", "default_branch"?}
@@ -117,8 +117,10 @@ ROUTES = {
 
 def handle(handler, app):
     body = handler.read_body()
-    if handler.client_address[0] not in LOOPBACK:
-        return handler.send_json(403, {"message": "the sandbox's admin API answers loopback clients only"})
+    # the controller only: loopback, or the address the stand-in listens on (the hosts' bridge, whose other
+    # addresses are the test hosts')
+    if handler.client_address[0] not in LOOPBACK + (handler.server.server_address[0],):
+        return handler.send_json(403, {"message": "the sandbox's admin API answers the controller's clients only"})
     url = urlsplit(handler.path)
     action = ROUTES.get((handler.command, url.path[len("/_sandbox"):].strip("/")))
     if action is None:
