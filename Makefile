@@ -98,6 +98,18 @@ $(PUSHGATEWAY_DIR)/bin/.pushgateway.installed:
 		{ echo "expected pushgateway 1.5 from the apt sources" >&2; exit 1; }
 	touch $@
 
+# The execution environment for AWX / Automation Platform (docs/awx.md): the collection's tarball and ansible-builder's
+# build context (execution-environment.yml) in .cache/ee/context, made without a container engine; then build the
+# image with `podman build -f .cache/ee/context/Containerfile -t textbook-deploy-ee .cache/ee/context`.
+EE_DIR := .cache/ee
+.PHONY: ee
+ee: venv
+	rm -rf $(EE_DIR) && mkdir -p $(EE_DIR)
+	$(BIN)/ansible-galaxy collection build --output-path $(EE_DIR) . >/dev/null
+	mv $(EE_DIR)/textbook-deploy-*.tar.gz $(EE_DIR)/textbook-deploy.tar.gz
+	$(BIN)/ansible-builder create --file execution-environment.yml --context $(EE_DIR)/context \
+		--output-filename Containerfile
+
 link:
 	@mkdir -p $(dir $(LINK))
 	@test -L $(LINK) || ln -sfn $(CURDIR) $(LINK)
