@@ -1,4 +1,4 @@
-"""The Python API (api/textbook_deploy_api) without running Ansible: config checks refuse bad input before
+"""The Python API (api/textbook_deploy_api, unit tests) without running Ansible: config checks refuse bad input before
 ansible-runner is called, the error model classifies ansible-runner's job events, and secrets stay out of the
 command line, the kept artifacts and every message. tests/integration/test_python_api.py runs it for real."""
 import base64
