@@ -69,7 +69,8 @@ class Job:
         self.scrubber.add_environment(self.settings.env)
         if isinstance(self.settings.inventory, dict):
             self.scrubber.add_tree(self.settings.inventory)
-        self.token_given = bool(self.settings.github_token or any(os.environ.get(name) for name in TOKEN_ENV[:2]))
+        self.token_given = bool(self.settings.github_token or any(
+            os.environ.get(name) or self.settings.env.get(name) for name in TOKEN_ENV[:2]))
         self._scratch = None
 
     # --- before the run ---------------------------------------------------------------------------------

@@ -127,7 +127,8 @@ class FakeRunner:
             if os.path.isabs(path) and os.path.isfile(path):
                 files[path] = (stat.S_IMODE(os.stat(path).st_mode), open(path).read())
         inventory = kwargs["inventory"]
-        files[inventory] = (stat.S_IMODE(os.stat(inventory).st_mode), open(inventory).read())
+        if os.path.isfile(inventory):
+            files[inventory] = (stat.S_IMODE(os.stat(inventory).st_mode), open(inventory).read())
         artifacts = os.path.join(kwargs["private_data_dir"], "artifacts", kwargs["ident"])
         os.makedirs(artifacts)
         with open(os.path.join(artifacts, "command"), "w") as handle:
@@ -177,6 +178,15 @@ def test_secrets_go_through_private_files_never_the_command_line_or_the_artifact
     text = "".join(open(os.path.join(folder, name)).read() for folder, _d, names in os.walk(kept) for name in names)
     assert TOKEN not in text and "eC1hY2Nlc3MtdG9rZW46" not in text and MASK in text
     assert json.load(open(os.path.join(kept, "command")))["env"]["GITHUB_TOKEN"] == MASK
+
+
+def test_an_environments_vaulted_inventory_runs_with_its_vault_password(fake_runner, project):
+    # inventories/staging: hosts.yml is read to check the groups, the encrypted group_vars are left to the run
+    assert api.deploy_frontend(str(project), {"environment": "staging", "vault_password": "placeholder-vault-password"})
+    call = fake_runner.calls[0]
+    assert call["inventory"] == str(ROOT / "inventories" / "staging")
+    vault_file = call["cmdline"].split("--vault-password-file ")[1].split()[0]
+    assert call["files"][vault_file] == (0o600, "placeholder-vault-password")
 
 
 def test_deploy_backend_limits_the_run_to_the_services(fake_runner):
