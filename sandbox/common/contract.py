@@ -103,6 +103,24 @@ class Contract:
         """The responses the description lists for the operation at path template `pattern`."""
         return self.spec["paths"][pattern][request.method]["responses"]
 
+    def response_problems(self, request, pattern, response, error_schema, default_covers_errors=False):
+        """Problems with a response (empty when it matches the description): a documented status is checked by
+        openapi-core (an error status also through a `default` response when default_covers_errors), a success
+        status the description lacks is a stand-in bug, and any other error must have the service's error shape
+        (error_schema, a name in components/schemas)."""
+        documented = self.documented_responses(request, pattern)
+        if str(response.status_code) in documented or (
+                default_covers_errors and response.status_code >= 400 and "default" in documented):
+            return ["%s%s" % (error, "".join(" | %s %s" % d for d in details(error, root="/")))
+                    for error in self.response_errors(request, response)]
+        if response.status_code < 400:
+            return [undocumented_status(request, pattern, response)]
+        return self.error_problems(response.data, error_schema)
+
+    def error_problems(self, data, error_schema):
+        """Problems with an error body that no operation documents (e.g. a 404 for an unknown path)."""
+        return body_problems(data, inline_refs(self.spec, self.spec["components"]["schemas"][error_schema]))
+
 
 class ApiRequest:
     """A REST request in the shape openapi-core reads (its Request protocol).

@@ -40,6 +40,29 @@ def referenced_components(spec, roots):
     return components
 
 
+def subset(spec, operations):
+    """The description cut to the listed operations ({path: [method, ...]}) and every component they reference,
+    with the servers, the top-level security and the security schemes it names (by name, not by $ref)."""
+    for path, methods in operations.items():
+        missing = [m for m in methods if m not in spec["paths"][path]]
+        if missing:
+            raise KeyError("%s has no %s in the description" % (path, ", ".join(missing)))
+    paths = select_paths(spec, operations)
+    components = referenced_components(spec, [paths, spec.get("security", [])])
+    schemes = spec["components"].get("securitySchemes", {})
+    for requirement in spec.get("security", []):
+        for name in requirement:
+            components.setdefault("securitySchemes", {})[name] = schemes[name]
+    return {
+        "openapi": spec["openapi"],
+        "info": spec["info"],
+        "servers": spec["servers"],
+        "security": spec.get("security", []),
+        "paths": paths,
+        "components": sorted_components(components),
+    }
+
+
 def sorted_components(components):
     """Components sorted by kind and name, so that the output does not depend on the order refs were found."""
     return {kind: dict(sorted(items.items())) for kind, items in sorted(components.items())}

@@ -101,16 +101,9 @@ def check_response(request, pattern, response):
     Every documented status is checked by openapi-core; a success status the description lacks is a stand-in bug;
     an undocumented error status must still have Grafana's error shape (ErrorResponseBody).
     """
-    documented = CONTRACT.documented_responses(request, pattern)
-    if str(response.status_code) in documented:
-        return ["%s%s" % (error, "".join(" | %s %s" % d for d in _details(error)))
-                for error in CONTRACT.response_errors(request, response)]
-    if response.status_code < 400:
-        return [contract.undocumented_status(request, pattern, response)]
-    return error_problems(response.data)
+    return CONTRACT.response_problems(request, pattern, response, "ErrorResponseBody")
 
 
 def error_problems(data):
     """Problems with an error body that no operation documents (e.g. a 404 for an unknown path)."""
-    spec = load_spec()
-    return contract.body_problems(data, contract.inline_refs(spec, spec["components"]["schemas"]["ErrorResponseBody"]))
+    return CONTRACT.error_problems(data, "ErrorResponseBody")

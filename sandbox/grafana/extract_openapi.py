@@ -14,7 +14,7 @@ import argparse
 import json
 import os
 
-from sandbox.common.extract_openapi import referenced_components, select_paths, sorted_components, write_subset
+from sandbox.common import extract_openapi as extract
 
 REPOSITORY, PATH = "grafana/grafana", "public/openapi3.json"
 COMMIT = "004965ecf88f944b0752ce9582c6adde5687f643"
@@ -31,25 +31,7 @@ OUT_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "openapi", "
 
 
 def subset(spec, operations=OPERATIONS):
-    for path, methods in operations.items():
-        missing = [m for m in methods if m not in spec["paths"][path]]
-        if missing:
-            raise KeyError("%s has no %s in the description" % (path, ", ".join(missing)))
-    paths = select_paths(spec, operations)
-    components = referenced_components(spec, [paths])
-    # the security schemes named by the top-level `security` are referenced by name, not by $ref
-    schemes = spec["components"].get("securitySchemes", {})
-    for requirement in spec.get("security", []):
-        for name in requirement:
-            components.setdefault("securitySchemes", {})[name] = schemes[name]
-    return {
-        "openapi": spec["openapi"],
-        "info": spec["info"],
-        "servers": spec["servers"],
-        "security": spec.get("security", []),
-        "paths": paths,
-        "components": sorted_components(components),
-    }
+    return extract.subset(spec, operations)
 
 
 def main(argv=None):
@@ -65,7 +47,7 @@ def main(argv=None):
         "repository": REPOSITORY, "path": PATH, "commit": args.commit,
         "operations": sum(len(methods) for methods in OPERATIONS.values()),
     }})
-    write_subset(result, args.out, ensure_ascii=False)
+    extract.write_subset(result, args.out, ensure_ascii=False)
 
 
 if __name__ == "__main__":

@@ -106,17 +106,9 @@ def check_response(request, pattern, response):
     Neon's description documents success bodies and a `default` GeneralError, so every status is checked: an
     error must have the GeneralError shape, and a success status the description lacks is a stand-in bug.
     """
-    documented = CONTRACT.documented_responses(request, pattern)
-    status = str(response.status_code)
-    if status in documented or (response.status_code >= 400 and "default" in documented):
-        return ["%s%s" % (error, "".join(" | %s %s" % d for d in _details(error)))
-                for error in CONTRACT.response_errors(request, response)]
-    if response.status_code < 400:
-        return [contract.undocumented_status(request, pattern, response)]
-    return error_problems(response.data)
+    return CONTRACT.response_problems(request, pattern, response, "GeneralError", default_covers_errors=True)
 
 
 def error_problems(data):
     """Problems with an error body that no operation documents (e.g. a 404 for an unknown path)."""
-    spec = load_spec()
-    return contract.body_problems(data, contract.inline_refs(spec, spec["components"]["schemas"]["GeneralError"]))
+    return CONTRACT.error_problems(data, "GeneralError")

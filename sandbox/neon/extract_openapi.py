@@ -17,7 +17,7 @@ import os
 
 import yaml
 
-from sandbox.common.extract_openapi import referenced_components, select_paths, sorted_components, write_subset
+from sandbox.common import extract_openapi as extract
 
 PACKAGE, VERSION, FILE = "@neondatabase/api-client", "2.7.3", "public-v2-for-users.gen.yaml"
 
@@ -44,26 +44,7 @@ OUT_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "openapi", "
 
 
 def subset(spec, operations=OPERATIONS):
-    for path, methods in operations.items():
-        missing = [m for m in methods if m not in spec["paths"][path]]
-        if missing:
-            raise KeyError("%s has no %s in the description" % (path, ", ".join(missing)))
-    paths = select_paths(spec, operations)
-    components = referenced_components(spec, [paths, spec.get("security", [])])
-    # the security schemes named by the top-level `security` are referenced by name, not by $ref
-    schemes = spec["components"].get("securitySchemes", {})
-    for requirement in spec.get("security", []):
-        for name in requirement:
-            components.setdefault("securitySchemes", {})[name] = schemes[name]
-
-    return {
-        "openapi": spec["openapi"],
-        "info": spec["info"],
-        "servers": spec["servers"],
-        "security": spec.get("security", []),
-        "paths": paths,
-        "components": sorted_components(components),
-    }
+    return extract.subset(spec, operations)
 
 
 def main(argv=None):
@@ -86,7 +67,7 @@ def main(argv=None):
         "package": name, "version": version, "file": os.path.basename(args.spec_file),
         "operations": sum(len(methods) for methods in OPERATIONS.values()),
     }})
-    write_subset(result, args.out, ensure_ascii=False)
+    extract.write_subset(result, args.out, ensure_ascii=False)
 
 
 if __name__ == "__main__":
