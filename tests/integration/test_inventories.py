@@ -8,7 +8,7 @@ import pytest
 from conftest import ROOT, ansible_env
 
 PLACEHOLDER_PASSWORD = "placeholder-vault-password"  # docs/inventories.md
-GROUPS = {"frontend", "data", "backend", "loadbalancer"}
+GROUPS = {"frontend", "data", "backend", "loadbalancer", "monitoring"}
 
 
 def inventory(name, tmp_path):
@@ -34,3 +34,12 @@ def test_inventory_names_every_group_and_setting(name, tmp_path):
     # what deploy-backend.yml needs reaches the GitHub environment from the vault
     assert set(app["cicd_secrets"]) == {"DEPLOY_SSH_KEY", "ANSIBLE_VAULT_PASSWORD"}
     assert app["vault_deploy_ssh_key"] == app["vault_ansible_vault_password"] == "REPLACE_ME"
+    # HTTPS: Let's Encrypt for the load balancer's public name, the environment's CA for the other hosts
+    lb = listing["_meta"]["hostvars"][listing["loadbalancer"]["hosts"][0]]
+    assert lb["backend_tls"] is True and lb["security_certificate_provider"] == "acme"
+    assert lb["security_cert_names"][0].endswith(".textbook.example.org") and lb["security_acme_email"]
+    assert app.get("security_certificate_provider", "ownca") == "ownca"
+    # the monitoring secrets come from the vault too
+    assert set(app["monitoring_alert_webhooks"]) == {"page", "ticket", "default"}
+    assert app["vault_alert_webhook_page"] == app["vault_grafana_token"] == "REPLACE_ME"
+

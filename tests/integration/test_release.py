@@ -47,6 +47,19 @@ def run(command, cwd, env, timeout=600):
                           timeout=timeout, check=False)
 
 
+def plant_next_release(repo):
+    """What the next release of the clone has: one more fragment, and when galaxy.yml's version is already
+    released (the checkout right after a release), the next patch version."""
+    (repo / "changelogs" / "fragments" / "zz-test-release.yml").write_text(
+        "---\nminor_changes:\n  - test_release - the release this test cuts in a clone of the checkout.\n")
+    galaxy = repo / "galaxy.yml"
+    version = yaml.safe_load(galaxy.read_text())["version"]
+    released = (yaml.safe_load((repo / "changelogs" / "changelog.yaml").read_text()) or {}).get("releases") or {}
+    if str(version) in {str(v) for v in released}:
+        major, minor, patch = (int(part) for part in str(version).split("+")[0].split("-")[0].split("."))
+        galaxy.write_text(re.sub(r"(?m)^version: .*$", f"version: {major}.{minor}.{patch + 1}", galaxy.read_text()))
+
+
 @pytest.fixture(scope="module")
 def release(tmp_path_factory):
     work = tmp_path_factory.mktemp("release")
@@ -55,6 +68,7 @@ def release(tmp_path_factory):
     for decoy in DECOYS:
         (repo / decoy).parent.mkdir(parents=True, exist_ok=True)
         (repo / decoy).write_text("not part of the collection\n")
+    plant_next_release(repo)
     fragments = {}
     for path in sorted((repo / "changelogs" / "fragments").glob("*.y*ml")):
         fragments[path.name] = yaml.safe_load(path.read_text()) or {}
