@@ -17,4 +17,4 @@ from .result import Failure, RunResult
 
 __all__ = ["deploy_frontend", "deploy_backend", "setup_ci_cd", "last_result", "DeployError", "ConfigurationError",
            "AuthenticationError", "ProvisioningError", "RunResult", "Failure"]
-__version__ = "0.1.0"
+__version__ = "1.0.0"

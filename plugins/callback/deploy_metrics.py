@@ -8,7 +8,7 @@ DOCUMENTATION = r"""
 name: deploy_metrics
 type: aggregate
 short_description: Record every playbook run as Prometheus metrics, a JSON audit line and a Grafana annotation
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Records each C(ansible-playbook) run - its environment, playbook, result, duration, recap counts and version -
     in up to four places, each enabled by its own option; with none of them set the callback does nothing.

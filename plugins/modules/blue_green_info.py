@@ -6,7 +6,7 @@
 DOCUMENTATION = r"""
 module: blue_green_info
 short_description: Read the state of a blue-green service on a host in one step
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - A blue-green service keeps its state in links under O(root), the layout the C(textbook.deploy.backend) role
     writes; C(<root>/<color>) points at C(releases/<release>) and C(<root>/live) at the live color.

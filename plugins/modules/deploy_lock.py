@@ -6,7 +6,7 @@
 DOCUMENTATION = r"""
 module: deploy_lock
 short_description: Let one deploy at a time change a host, through a lock file that names its holder
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - O(state=present) takes the lock at O(path) for the deploy run O(run_id); O(state=absent) releases it.
   - The lock file holds one JSON record, C({"run_id", "owner", "version", "action", "acquired_at"}), so whoever finds

@@ -6,7 +6,7 @@
 DOCUMENTATION = r"""
 module: docusaurus_build
 short_description: Install and build a Docusaurus site, only when something changed
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Runs C(npm ci) in O(project_dir) when C(package-lock.json) changed since the last install (or C(node_modules) is
     missing), then C(npm run build -- --out-dir <out_dir>) when the sources or the inputs of the build changed since

@@ -6,7 +6,7 @@
 DOCUMENTATION = r"""
 module: github_environment
 short_description: Create, configure or delete a GitHub deployment environment and its protection rules
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Creates or updates a deployment environment of a repository
     (C(PUT /repos/{owner}/{repo}/environments/{environment_name})) with its wait timer, required reviewers and

@@ -6,7 +6,7 @@
 DOCUMENTATION = r"""
 module: github_pages
 short_description: Create, update or delete a repository's GitHub Pages site and wait for its build
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Enables, configures or disables GitHub Pages for one repository through the REST API
     (C(GET/POST/PUT/DELETE /repos/{owner}/{repo}/pages)).

@@ -6,7 +6,7 @@
 DOCUMENTATION = r"""
 module: github_secret
 short_description: Set or delete GitHub Actions secrets of a repository or an environment, idempotently
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Creates, updates or deletes GitHub Actions secrets of a repository (C(/repos/{owner}/{repo}/actions/secrets)) or
     of one of its environments (C(/repos/{owner}/{repo}/environments/{environment_name}/secrets)).

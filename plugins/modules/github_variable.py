@@ -6,7 +6,7 @@
 DOCUMENTATION = r"""
 module: github_variable
 short_description: Set or delete GitHub Actions variables of a repository or an environment
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Creates, updates or deletes GitHub Actions configuration variables of a repository
     (C(/repos/{owner}/{repo}/actions/variables)) or of one of its environments

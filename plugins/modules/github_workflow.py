@@ -6,7 +6,7 @@
 DOCUMENTATION = r"""
 module: github_workflow
 short_description: Write a GitHub Actions workflow into a repository checkout, checked by actionlint and GitHub's schema
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Writes the workflow file C(.github/workflows/NAME) in the checkout O(repo_path), from O(content) (YAML text, for
     example rendered with C(lookup('ansible.builtin.template', ...))) or from O(definition) (data the module writes

@@ -6,7 +6,7 @@
 DOCUMENTATION = r"""
 module: health_gate
 short_description: Wait until a freshly started release is healthy, or watch a live one for failures
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Probes a readiness URL on the target host, every O(interval) seconds. A probe passes when O(url) answers with a
     2xx status and, when O(version) is set, O(version_url) answers with 2xx JSON whose C(version) equals O(version).

@@ -6,7 +6,7 @@
 DOCUMENTATION = r"""
 module: neon_branch
 short_description: A Neon branch per environment, branched from a parent, with its compute endpoint
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Makes sure a branch exists (or not) in a Neon project, through the Neon API v2
     (C(/projects/{project_id}/branches), C(/projects/{project_id}/endpoints)).

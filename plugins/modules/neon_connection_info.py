@@ -6,7 +6,7 @@
 DOCUMENTATION = r"""
 module: neon_connection_info
 short_description: The connection URI of a Neon branch, database and role
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Reads the Postgres connection URI for a role and a database on a branch of a Neon project
     (C(GET /projects/{project_id}/connection_uri)), and its parts (host, port, user, password, database).

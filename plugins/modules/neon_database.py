@@ -6,7 +6,7 @@
 DOCUMENTATION = r"""
 module: neon_database
 short_description: Create, re-own or delete a Postgres database on a Neon branch
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Makes sure a database exists (or not) on one branch of a Neon project, owned by the given role, through the
     Neon API v2 (C(/projects/{project_id}/branches/{branch_id}/databases)).

@@ -6,7 +6,7 @@
 DOCUMENTATION = r"""
 module: neon_project
 short_description: Create or delete a Neon project, found by name
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Makes sure a Neon project exists (or not), through the Neon API v2 (C(/projects)).
   - The project is found by name (or id), so a re-run only reads. Neon creates a new project with its default

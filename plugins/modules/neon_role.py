@@ -6,7 +6,7 @@
 DOCUMENTATION = r"""
 module: neon_role
 short_description: Create or delete a Postgres role on a Neon branch, and reset its password on request
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Makes sure a role exists (or not) on one branch of a Neon project, through the Neon API v2
     (C(/projects/{project_id}/branches/{branch_id}/roles)).

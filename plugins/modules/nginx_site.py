@@ -6,7 +6,7 @@
 DOCUMENTATION = r"""
 module: nginx_site
 short_description: Write an nginx configuration file, check the whole configuration and reload nginx, or put it back
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Writes O(content) to O(path) (a file nginx includes, for example in C(/etc/nginx/conf.d/)) when it differs, runs
     O(validate) to check nginx's whole configuration with the new file in place, then reloads nginx gracefully with

@@ -6,7 +6,7 @@
 DOCUMENTATION = r"""
 module: pages_publish
 short_description: Publish a directory as one commit on a branch of a git remote (GitHub Pages)
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Publishes the files of O(src) as exactly one new commit on O(branch) of the remote O(repo), without checking
     the branch out, the way C(ghp-import) or C(docusaurus deploy) do, but incrementally.

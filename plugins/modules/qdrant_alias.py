@@ -6,7 +6,7 @@
 DOCUMENTATION = r"""
 module: qdrant_alias
 short_description: Point a Qdrant collection alias at a collection, switching it atomically
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Creates, moves or deletes one collection alias through Qdrant's REST API (C(POST /collections/aliases)).
   - Moving an alias is one request with a C(delete_alias) and a C(create_alias) action, which Qdrant applies

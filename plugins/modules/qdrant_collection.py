@@ -6,7 +6,7 @@
 DOCUMENTATION = r"""
 module: qdrant_collection
 short_description: Create, update in place or delete a Qdrant collection and its payload indexes
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Manages one collection through Qdrant's REST API. It reads the collection, compares it with the options, then
     creates it (C(PUT /collections/{name})), updates only the settings that differ (one
