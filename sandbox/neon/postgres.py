@@ -19,13 +19,14 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import threading
 import time
 
 import psycopg
+
+from sandbox.common.net import free_port
 
 PG_BIN = "/usr/lib/postgresql/15/bin"
 SUPERUSER = "cloud_admin"
@@ -88,13 +89,6 @@ def scratch_dir():
     if os.path.isdir(shm) and os.access(shm, os.W_OK | os.X_OK):
         return shm
     return tempfile.gettempdir()
-
-
-def free_port(host):
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
 
 
 class PgHost:

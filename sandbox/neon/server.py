@@ -18,7 +18,9 @@ from sandbox.github.web import Handler, Server
 from . import contract, objects
 from .faults import HTTP_KINDS, OPERATION_KINDS, Faults
 from .objects import Branch, Database, Endpoint, Operation, Project, Role
-from .postgres import PgError, PgHost, free_port, quote_ident, quote_literal
+from sandbox.common.net import free_port
+
+from .postgres import PgError, PgHost, quote_ident, quote_literal
 
 PREFIX = "/api/v2"
 NAME_MAX = 63  # bytes: PostgreSQL's NAMEDATALEN - 1, Neon's limit for role and database names

@@ -3,7 +3,6 @@ stand-in, served for real by uvicorn in a subprocess; plus its wheel build."""
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,8 @@ import httpx
 import psycopg
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+
+from sandbox.common.net import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 CHAT = ROOT / "examples" / "chat_api"
@@ -57,12 +58,6 @@ ROLLOUT_ANSWER = DOCS["deploy/backend.md"].split("## Blue-green releases\n\n")[1
 
 # -- helpers ---------------------------------------------------------------------------------------------------
 
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _with_port(uri, port):
     parts = urlsplit(uri)
     netloc = parts.netloc.rsplit("@", 1)
@@ -75,7 +70,7 @@ class ChatServer:
     """`uvicorn chat_api.app:app` in a subprocess on a free port, its output captured in a log file."""
 
     def __init__(self, env, log_path):
-        self.port = _free_port()
+        self.port = free_port()
         self.url = "http://127.0.0.1:%d" % self.port
         self.log_path = log_path
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("CHAT_")}
@@ -254,7 +249,7 @@ def test_ready_chat_records_question_and_metrics(database, qdrant, docs, alias, 
 
 def test_readyz_names_the_failing_dependency_and_hides_secrets(database, qdrant, docs, alias, start_server):
     index_passages(Qdrant(qdrant.url, qdrant.api_key), load_passages(docs), alias)
-    closed = _free_port()  # nothing listens there once the probe socket is closed
+    closed = free_port()  # nothing listens there once the probe socket is closed
 
     down_qdrant = start_server(**_env(database, qdrant, alias, CHAT_QDRANT_URL="http://127.0.0.1:%d" % closed,
                                       CHAT_TIMEOUT_SECONDS="1"))

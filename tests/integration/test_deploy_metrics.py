@@ -8,7 +8,6 @@ and response checked against Grafana's OpenAPI description). Everything talks to
 import json
 import os
 import signal
-import socket
 import stat
 import subprocess
 import time
@@ -19,6 +18,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import ROOT, ansible_env, run_playbook
+from sandbox.common.net import free_port
 
 TOOLS = ROOT / ".cache" / "prometheus-tools" / "bin"
 PUSHGATEWAY = TOOLS / "pushgateway"
@@ -168,12 +168,6 @@ def test_failed_run_is_counted_as_failed(tmp_path):
     # the last success stays the earlier run's
     assert value(metrics, "textbook_deploy_last_success_timestamp_seconds", **mine) == succeeded_at
     assert audit_lines(tmp_path)[-1]["result"] == "failed"
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_unreachable_host_fails_the_run(tmp_path):
