@@ -9,6 +9,7 @@ Encrypt's ACME test server) validating over port 80. The app hosts' HTTPS, with 
 test_monitoring.py. The tests run in order and share the hosts.
 """
 import json
+import re
 import socket
 import ssl
 import subprocess
@@ -19,6 +20,7 @@ import urllib.request
 import pytest
 
 from conftest import ROOT, run_playbook
+from sandbox.common.net import free_port
 from sandbox.hosts import Hosts
 
 PREFIX, SUBNET = "tbs", "10.83.0"  # no other test's hosts
@@ -54,8 +56,6 @@ def harden(world, extra=None, verbosity=0):
 
 
 def recap(proc):
-    import re
-
     totals = {}
     for name, counts in re.findall(r"^(\S+)\s+:\s+(ok=.*)$", proc.stdout, re.M):
         totals[name] = {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", counts)}
@@ -250,12 +250,6 @@ def test_no_private_key_at_vvv(world, hardened):
 
 # --- ACME, against pebble ---------------------------------------------------------------------------------------
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def write_tls_pair(directory, address):
     """A throwaway CA and a certificate for `address` it signed (pebble's own HTTPS listener); returns the paths."""
     from cryptography import x509
@@ -335,6 +329,27 @@ def pebble(world):
             process.terminate()
             process.wait(timeout=10)
         log.close()
+
+
+def test_acme_host_without_a_challenge_site_keeps_a_self_signed_certificate(world, hardened, pebble):
+    """The bootstrap: an ACME host with no certificate whose port 80 does not answer challenges yet (the app host
+    here serves Debian's stock site) gets a self-signed certificate for a day, is noted as pending, and the CA is not
+    asked (pebble would refuse: its DNS sends every name to the load balancer)."""
+    app = world["app"]
+    on(world, "app", "rm /etc/ssl/textbook/%s.crt" % app["name"], check=True)
+    extra = {"security_certificate_provider": "acme", "security_acme_directory": pebble["directory"],
+             "security_acme_email": "ops@textbook.test", "security_cert_names": ["app.textbook.test"]}
+    proc = run_playbook(HARDEN, inventory=world["inventory"], extra_vars=extra, limit="backend", verbosity=1,
+                        env={"SSL_CERT_FILE": str(pebble["listener_ca"])})
+    assert proc.returncode == 0, proc.stdout[-6000:]
+    assert "does not answer ACME challenges on port 80 yet" in proc.stdout
+    assert "security_acme_pending: true" in proc.stdout  # ansible.cfg: results as YAML
+    assert re.search(r"Ask the ACME CA for a challenge\] \**\nskipping: ", proc.stdout), proc.stdout[-6000:]
+    cert = on(world, "app", "openssl x509 -noout -subject -issuer -ext subjectAltName -checkend 90000 -in "
+                            "/etc/ssl/textbook/%s.crt" % app["name"]).stdout
+    subject, issuer = (line.split("=", 1)[1].strip() for line in cert.splitlines()[:2])
+    assert subject == issuer and "app.textbook.test" in subject, cert  # self-signed, for the name
+    assert "DNS:app.textbook.test" in cert and "will expire" in cert, cert  # and for a day only
 
 
 def test_acme_certificate_from_pebble(world, hardened, pebble):
