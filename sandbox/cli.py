@@ -199,7 +199,7 @@ def serve(args):
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    # on the hosts' bridge too: the monitoring host probes the Pages site
+    # on the hosts' bridge, where the controller reaches it too: the monitoring host probes the Pages site
     github = GitHubStandIn(os.path.join(args.state_dir, "github"), host=args.data_host, port=args.port,
                            pages_port=args.pages_port)
     neon = NeonStandIn(os.path.join(args.state_dir, "neon"), port=args.neon_port, public_host=args.data_host)
