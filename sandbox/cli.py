@@ -1,10 +1,11 @@
-"""`python -m sandbox up|down|status|urls`: the stand-ins as a background process for playbooks and `make demo`.
+"""`python -m sandbox up|down|status|urls|browser`: the stand-ins in the background for playbooks and `make demo`.
 
 `up` starts fresh stand-ins in one detached process: GitHub (repository textbook/textbook, default branch main, a
 token with scope repo), Neon (with its PostgreSQL servers) and Qdrant; writes <state-dir>/sandbox.json and returns
 once they answer; it does nothing if the sandbox already runs. `down` stops them (and succeeds if nothing runs),
 PostgreSQL servers included. `serve` is the detached process itself. `hosts up N|down|status` manages the
-Debian test hosts (systemd-nspawn containers over SSH, sandbox/hosts.py).
+Debian test hosts (systemd-nspawn containers over SSH, sandbox/hosts.py). `browser` opens the deployed textbook in
+Chromium trusting the environment's CA (sandbox/browser.py), so that its chat reaches the API.
 """
 import argparse
 import json
@@ -189,6 +190,35 @@ def print_urls(state, hosts=()):
     for name, role, url in PLATFORM_URLS:
         if name in address:
             print("%-14s %s" % (role + ":", url % address[name]))
+    if address:
+        print_browser_hint(github["pages_base"] + "textbook/textbook/")
+
+
+def print_browser_hint(site):
+    """How to open the textbook so that its chat works: the API's certificate is the environment's CA's."""
+    from sandbox.browser import ENV_CA, trust_commands
+
+    print("\nOpen the textbook in a browser that trusts the environment's CA (%s), or its chat cannot reach the API:"
+          % ENV_CA)
+    print("  ready to use:  .venv/bin/python -m sandbox browser   (Chromium with a throwaway profile trusting it;")
+    print("                 without a display it saves a screenshot, textbook.png)")
+    print("  or trust it in your own Chromium/Firefox profile, and system-wide:")
+    for command in trust_commands():
+        print("    " + command)
+
+
+def browser(args):
+    from sandbox.browser import open_textbook
+
+    state = running(args.state_dir)
+    if not state:
+        print("sandbox not running: `make demo` first")
+        return NOT_RUNNING
+    url = args.url or state["github"]["pages_base"] + "textbook/textbook/"
+    try:
+        return open_textbook(url, headless=args.headless, screenshot=args.screenshot)
+    except RuntimeError as err:
+        return fail(str(err))
 
 
 def serve(args):
@@ -256,7 +286,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     for name, func in (("up", up), ("down", down), ("status", status), ("urls", urls), ("serve", serve),
-                       ("hosts", hosts)):
+                       ("hosts", hosts), ("browser", browser)):
         command = commands.add_parser(name)
         command.set_defaults(func=func)
         command.add_argument("--state-dir", default=str(ROOT / ".sandbox"),
@@ -271,6 +301,10 @@ def main(argv=None):
                                  help="the address Qdrant and Neon's databases listen on (up: the hosts' bridge)")
         if name == "up":
             command.add_argument("--timeout", type=float, default=60, help="seconds to wait for it to answer")
+        if name == "browser":
+            command.add_argument("url", nargs="?", help="default: the textbook on the sandbox's Pages host")
+            command.add_argument("--headless", action="store_true", help="save a screenshot instead of a window")
+            command.add_argument("--screenshot", help="where --headless saves it (default: ./textbook.png)")
         if name == "hosts":
             command.add_argument("action", choices=["up", "down", "status"])
             command.add_argument("count", type=int, nargs="?", default=1, help="with up: how many hosts")

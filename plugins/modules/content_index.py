@@ -174,6 +174,9 @@ from ansible.module_utils.basic import AnsibleModule, env_fallback
 
 # the indexer's exit status for bad input (a page, the directory or an option), found before any request
 BAD_INPUT = 2
+# the indexer's messages name its command-line options; the task's user knows them by the module's names
+CLI_OPTIONS = {"--max-page-bytes": "max_page_bytes", "--site-url": "site_url", "--embedding-size": "embedding_size",
+               "--questions": "questions", "DOCS_DIR": "docs_dir"}
 
 
 def indexer_command(params, dry_run):
@@ -226,7 +229,10 @@ def run_indexer(module):
     # fail_json masks the token wherever it would appear (it is a no_log option)
     error = proc.stderr.strip().splitlines()[-1].replace("chat_api.index: ", "", 1) if proc.stderr.strip() else ""
     if proc.returncode == BAD_INPUT:
-        module.fail_json(msg="%s Nothing was indexed or switched." % (error or "The indexer refused its input."))
+        for flag, option in CLI_OPTIONS.items():
+            error = error.replace(flag, option)
+        module.fail_json(msg="%s (docs_dir %s). Nothing was indexed or switched."
+                             % (error or "The indexer refused its input", params["docs_dir"]))
     if proc.returncode != 0:
         module.fail_json(msg="Indexing into Qdrant at %s failed: %s. The alias %s was not switched."
                              % (params["api_url"], error or "exit status %d" % proc.returncode, params["alias"]))

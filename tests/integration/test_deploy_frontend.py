@@ -55,6 +55,9 @@ def deploy_vars(github, repo, textbook, **extra):
         "frontend_pages_build_timeout": 30,
         "frontend_verify_timeout": 10,
         "frontend_verify_interval": 1,
+        # no chat API here: the journey check and the joint rollback of site and index are
+        # tests/integration/test_reader_journey.py's
+        "frontend_journey_check": False,
     }
     values.update(extra)
     return values
