@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 # The Neon and Qdrant stand-ins' fixtures live beside this file, one module per service.
-pytest_plugins = ["fixtures_neon", "fixtures_qdrant", "fixtures_grafana"]
+pytest_plugins = ["fixtures_neon", "fixtures_qdrant", "fixtures_grafana", "fixtures_chat"]
 
 ROOT = Path(__file__).resolve().parent.parent
 COLLECTIONS = ROOT / ".collections"

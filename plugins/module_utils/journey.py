@@ -73,7 +73,7 @@ def _unreachable(status, content):
 
 def check_page(http, page_url, expected_api_url):
     """The page loads, and the API URL in its JavaScript is the expected one."""
-    status, _, content, ms = http.request("GET", page_url)
+    status, _headers, content, ms = http.request("GET", page_url)
     if status != 200:
         return _step("page", False, ms, "the published page %s answered %s" % (page_url, _unreachable(status, content)))
     html = content.decode("utf-8", "replace")
@@ -82,7 +82,7 @@ def check_page(http, page_url, expected_api_url):
         script_url = urljoin(page_url, src)
         if origin_of(script_url) != origin_of(page_url):
             continue
-        script_status, _, script, script_ms = http.request("GET", script_url)
+        script_status, _headers, script, script_ms = http.request("GET", script_url)
         ms += script_ms
         if script_status == 200:
             found.update(API_URL_IN_JS.findall(script.decode("utf-8", "replace")))

@@ -15,8 +15,8 @@ description:
   - Changed pages build a new collection C(<alias>-<hash>) completely, then switch O(alias) to it in one atomic
     alias update. The collection the alias pointed at before is kept (to roll back to); older ones are deleted.
   - Every passage carries its page's URL under O(site_url), so answers link back to the textbook.
-  - Bad input fails before anything is written or switched, naming the file or option: a page whose front matter
-    does not parse, a docs directory without pages, a page over O(max_page_bytes).
+  - Bad input fails before anything is written or switched, naming the file or option (a page whose front matter
+    does not parse, a docs directory without pages, a page over O(max_page_bytes)).
   - Returns known questions taken from the textbook's own headings, which the reader's journey check asks.
 author:
   - textbook.deploy maintainers (!UNKNOWN)

@@ -5,13 +5,11 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 import uuid
 import zipfile
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-import httpx
 import psycopg
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -27,7 +25,7 @@ if str(SRC) not in sys.path:
 from chat_api import __version__  # noqa: E402
 from chat_api.config import ConfigError, Settings  # noqa: E402
 from chat_api.embedding import embed  # noqa: E402
-from chat_api.index import chunk_markdown, index_passages, load_passages  # noqa: E402
+from chat_api.index import chunk_markdown, index_pages, load_pages, page_path  # noqa: E402
 from chat_api.qdrant import Qdrant  # noqa: E402
 
 DOCS = {
@@ -54,6 +52,8 @@ The Docusaurus site is built once and published to GitHub Pages; only changed fi
 """,
 }
 ROLLOUT_ANSWER = DOCS["deploy/backend.md"].split("## Blue-green releases\n\n")[1].strip()
+SITE = "http://10.77.0.1:8481/textbook/textbook/docs/"
+TEXTBOOK = ROOT / "examples" / "textbook" / "docs"
 
 
 # -- helpers ---------------------------------------------------------------------------------------------------
@@ -64,75 +64,6 @@ def _with_port(uri, port):
     host = netloc[-1].rsplit(":", 1)[0]
     netloc[-1] = "%s:%d" % (host, port)
     return urlunsplit(parts._replace(netloc="@".join(netloc)))
-
-
-class ChatServer:
-    """`uvicorn chat_api.app:app` in a subprocess on a free port, its output captured in a log file."""
-
-    def __init__(self, env, log_path):
-        self.port = free_port()
-        self.url = "http://127.0.0.1:%d" % self.port
-        self.log_path = log_path
-        full_env = {k: v for k, v in os.environ.items() if not k.startswith("CHAT_")}
-        full_env.update(env)
-        full_env["PYTHONPATH"] = str(SRC)
-        self._log = open(log_path, "wb")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "chat_api.app:app", "--host", "127.0.0.1", "--port", str(self.port)],
-            env=full_env, stdout=self._log, stderr=subprocess.STDOUT, cwd=str(CHAT))
-        self.client = httpx.Client(base_url=self.url, timeout=20)
-        deadline = time.monotonic() + 20
-        while True:
-            if self.proc.poll() is not None:
-                raise AssertionError("chat server exited (rc=%s):\n%s" % (self.proc.returncode, self.log()))
-            try:
-                if self.client.get("/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError("chat server did not come up:\n" + self.log())
-            time.sleep(0.05)
-
-    def log(self):
-        return Path(self.log_path).read_text(errors="replace")
-
-    def stop(self):
-        self.client.close()
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._log.close()
-
-
-@pytest.fixture
-def start_server(tmp_path):
-    servers = []
-
-    def start(**env):
-        server = ChatServer(env, tmp_path / ("server-%d.log" % len(servers)))
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.stop()
-
-
-@pytest.fixture
-def database(neon_project):
-    """The project's connection URI with the service's migrations applied (pg_trgm first, as the data role does)."""
-    uri = neon_project["_connection_uri"]
-    with psycopg.connect(uri, autocommit=True) as conn:
-        conn.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
-        for path in sorted((CHAT / "migrations").glob("*.sql")):
-            with conn.transaction():
-                conn.execute(path.read_text())
-    return uri
 
 
 @pytest.fixture
@@ -190,8 +121,8 @@ def test_ready_chat_records_question_and_metrics(database, qdrant, docs, alias, 
     # Index the docs with the CLI, as a deploy would.
     index_env = {k: v for k, v in os.environ.items() if not k.startswith("CHAT_")}
     index_env.update(_env(database, qdrant, alias), PYTHONPATH=str(SRC))
-    run = subprocess.run([sys.executable, "-m", "chat_api.index", str(docs)], env=index_env, capture_output=True,
-                         text=True, timeout=60)
+    run = subprocess.run([sys.executable, "-m", "chat_api.index", str(docs), "--json", "--site-url", SITE],
+                         env=index_env, capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr
     summary = json.loads(run.stdout)
     assert summary["changed"] and summary["alias"] == alias and summary["passages"] == 4
@@ -207,6 +138,8 @@ def test_ready_chat_records_question_and_metrics(database, qdrant, docs, alias, 
     assert body["answer"] == ROLLOUT_ANSWER
     assert body["passages"][0]["id"] == "deploy/backend.md#2"
     assert body["passages"][0]["title"] == "Deploying the backend > Blue-green releases"
+    assert body["passages"][0]["page_title"] == "Backend deployment"  # front matter title wins over the H1
+    assert body["passages"][0]["url"] == SITE + "deploy/backend/"
     assert isinstance(body["question_id"], int)
 
     with psycopg.connect(database) as conn:
@@ -248,7 +181,7 @@ def test_ready_chat_records_question_and_metrics(database, qdrant, docs, alias, 
 
 
 def test_readyz_names_the_failing_dependency_and_hides_secrets(database, qdrant, docs, alias, start_server):
-    index_passages(Qdrant(qdrant.url, qdrant.api_key), load_passages(docs), alias)
+    index_pages(Qdrant(qdrant.url, qdrant.api_key), load_pages(docs), alias)
     closed = free_port()  # nothing listens there once the probe socket is closed
 
     down_qdrant = start_server(**_env(database, qdrant, alias, CHAT_QDRANT_URL="http://127.0.0.1:%d" % closed,
@@ -288,23 +221,184 @@ def test_readyz_names_the_failing_dependency_and_hides_secrets(database, qdrant,
 
 # -- the indexer -------------------------------------------------------------------------------------------------
 
-def test_indexer_is_idempotent_and_switches_the_alias(qdrant, docs, alias):
-    client = Qdrant(qdrant.url, qdrant.api_key)
-    first = index_passages(client, load_passages(docs), alias, size=128)
-    assert first["changed"] and first["removed"] is None
-    again = index_passages(client, load_passages(docs), alias, size=128)
-    assert again == dict(first, changed=False)
+def _index(qdrant, docs, alias, *args, api_key=None):
+    """`python -m chat_api.index DOCS --collection ALIAS ...` as the deploy's content stage runs it."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHAT_")}
+    env.update(CHAT_QDRANT_URL=qdrant.url, CHAT_QDRANT_API_KEY=api_key or qdrant.api_key, PYTHONPATH=str(SRC))
+    return subprocess.run([sys.executable, "-m", "chat_api.index", str(docs), "--collection", alias, *args],
+                          env=env, capture_output=True, text=True, timeout=120)
 
+
+def _report(qdrant, docs, alias, *args):
+    run = _index(qdrant, docs, alias, "--json", *args)
+    assert run.returncode == 0, run.stderr
+    return json.loads(run.stdout)
+
+
+def _writes(qdrant):
+    """The requests that changed the stand-in's state (all but GETs and the read-only POSTs)."""
+    return [(r["method"], r["path"]) for r in qdrant.requests()
+            if r["method"] != "GET" and not r["path"].endswith(("/points/query", "/points/count"))]
+
+
+def _collections(client, alias):
+    return sorted(name for name in client.collection_names() if name.startswith(alias))
+
+
+def test_indexer_writes_nothing_for_unchanged_docs_and_keeps_the_previous_collection(qdrant, docs, alias):
+    client = Qdrant(qdrant.url, qdrant.api_key)
+    first = _report(qdrant, docs, alias)
+    assert first["changed"] and first["previous"] is None and first["removed"] == [] and not first["dry_run"]
+    assert (first["pages"], first["passages"]) == (3, 4)
+    assert first["sources"] == ["data/database.md", "deploy/backend.md", "frontend/site.md"]
+    assert client.aliases()[alias] == first["collection"]
+
+    qdrant.reset_log()
+    again = _report(qdrant, docs, alias)
+    assert again == dict(first, changed=False, previous=first["collection"])
+    assert _writes(qdrant) == []
+
+    original = (docs / "frontend" / "site.md").read_text()
     (docs / "frontend" / "site.md").write_text("# The textbook site\n\nNow with search.\n")
-    second = index_passages(client, load_passages(docs), alias, size=128)
-    assert second["changed"] and second["collection"] != first["collection"]
-    assert second["removed"] == first["collection"]
+    second = _report(qdrant, docs, alias)
+    assert second["changed"] and second["previous"] == first["collection"] and second["removed"] == []
     assert client.aliases()[alias] == second["collection"]
-    assert client.collection_or_none(first["collection"]) is None
+    assert _collections(client, alias) == sorted([first["collection"], second["collection"]])  # previous kept
+
+    # Rolling the docs back finds the previous collection complete: one alias switch and nothing else.
+    (docs / "frontend" / "site.md").write_text(original)
+    qdrant.reset_log()
+    back = _report(qdrant, docs, alias)
+    assert back["collection"] == first["collection"] and back["previous"] == second["collection"]
+    assert _writes(qdrant) == [("POST", "/collections/aliases")]
+
+    # A collection another alias points at is never pruned, even when it is named like ours.
+    pinned = alias + "-0123456789ab"
+    client.create_collection(pinned, 384)
+    client.point_alias(alias + "-pinned", pinned)
+    (docs / "frontend" / "site.md").write_text("# The textbook site\n\nNow with search and dark mode.\n")
+    third = _report(qdrant, docs, alias)
+    assert third["previous"] == first["collection"] and third["removed"] == [second["collection"]]
+    assert _collections(client, alias) == sorted([first["collection"], third["collection"], pinned])
     info = client.collection(alias)
-    assert info["points_count"] == 4 and info["config"]["params"]["vectors"]["size"] == 128
+    assert info["points_count"] == 4 and info["config"]["params"]["vectors"]["size"] == 384
     client.close()
     assert not [v for v in qdrant.violations() if alias in v["path"]]
+
+
+def test_indexer_dry_run_writes_nothing_and_says_what_it_would_do(qdrant, docs, alias):
+    run = _index(qdrant, docs, alias, "--dry-run")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith("would index 3 pages, 4 passages into %s-" % alias)
+    planned = _report(qdrant, docs, alias, "--dry-run")
+    assert planned["changed"] and planned["dry_run"] and planned["previous"] is None
+    assert _writes(qdrant) == [] and alias not in Qdrant(qdrant.url, qdrant.api_key).aliases()
+
+    built = _report(qdrant, docs, alias)
+    assert built["collection"] == planned["collection"]  # the dry run named the collection the real run built
+    (docs / "data" / "database.md").write_text("# The database\n\nNow on PostgreSQL 17.\n")
+    qdrant.reset_log()
+    planned = _report(qdrant, docs, alias, "--dry-run")
+    assert planned["changed"] and planned["previous"] == built["collection"]
+    assert planned["collection"] != built["collection"]
+    assert _writes(qdrant) == [] and Qdrant(qdrant.url, qdrant.api_key).aliases()[alias] == built["collection"]
+
+
+BAD_INPUT = {
+    "front matter that does not parse": ("deploy/backend.md", "---\ntitle: x\nid: [unclosed\n---\n# A\n\nText.\n",
+                                         [], "deploy/backend.md: front matter is not valid YAML at line 4"),
+    "front matter that is not a mapping": ("data/database.md", "---\n- a\n- b\n---\n# A\n\nText.\n", [],
+                                           "data/database.md: front matter must be a mapping"),
+    "a page over the size limit": ("frontend/big.md", "# Big\n\n" + "word " * 400, ["--max-page-bytes", "1000"],
+                                   "frontend/big.md: 2007 bytes, over the limit of 1000 (--max-page-bytes)"),
+    "a site URL without a trailing slash": (None, None, ["--site-url", "http://h/docs"], "--site-url must be"),
+    "a site URL that is not http(s)": (None, None, ["--site-url", "ftp://h/docs/"], "--site-url must be"),
+    "a bad number": (None, None, ["--questions", "many"], "argument --questions: invalid int value"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_INPUT)
+def test_indexer_bad_input_exits_2_naming_the_file_or_option_before_any_qdrant_call(qdrant, docs, alias, case):
+    name, text, args, message = BAD_INPUT[case]
+    if text is not None:
+        (docs / name).write_text(text)
+    run = _index(qdrant, docs, alias, *args)
+    assert (run.returncode, run.stdout) == (2, ""), run.stderr
+    assert run.stderr.startswith("chat_api.index: ") and message in run.stderr, run.stderr
+    assert qdrant.requests() == []
+
+
+def test_indexer_refuses_a_missing_or_empty_docs_directory(qdrant, tmp_path, alias):
+    (tmp_path / "empty" / "img").mkdir(parents=True)
+    (tmp_path / "empty" / "_partial.md").write_text("# Not a page\n")  # Docusaurus does not publish _ files
+    for directory, message in ((tmp_path / "missing", "is not a directory"),
+                               (tmp_path / "empty", "has no Markdown pages (*.md, *.mdx)")):
+        run = _index(qdrant, directory, alias)
+        assert run.returncode == 2 and run.stderr == "chat_api.index: DOCS_DIR %s %s\n" % (directory, message)
+    assert qdrant.requests() == []
+
+
+def test_indexer_refuses_a_collection_as_alias_and_reports_qdrant_failures(qdrant, docs, alias):
+    client = Qdrant(qdrant.url, qdrant.api_key)
+    client.create_collection(alias, 384)
+    run = _index(qdrant, docs, alias)
+    assert run.returncode == 2 and "--collection %s is a collection, not an alias" % alias in run.stderr
+    assert _writes(qdrant) == [("PUT", "/collections/%s" % alias)]  # ours, above; the indexer wrote nothing
+    client.close()
+
+    run = _index(qdrant, docs, alias + "-x", api_key="wrong-key-value")
+    assert run.returncode == 1 and "answered 401" in run.stderr and "wrong-key-value" not in run.stderr
+
+
+def test_indexer_rebuilds_a_half_built_target(qdrant, docs, alias):
+    target = _report(qdrant, docs, alias, "--dry-run")["collection"]
+    client = Qdrant(qdrant.url, qdrant.api_key)
+    client.create_collection(target, 384)
+    client.upsert(target, [{"id": str(uuid.uuid4()), "vector": embed("stray", 384), "payload": {"text": "stray"}}])
+    report = _report(qdrant, docs, alias)
+    assert report["collection"] == target and client.collection(alias)["points_count"] == 4
+    client.close()
+
+
+def test_indexer_urls_titles_and_questions_of_the_example_textbook(qdrant, alias):
+    pages = {page.source: page for page in load_pages(TEXTBOOK, SITE)}
+    # the routes of the built site (examples/textbook/build/sitemap.xml): intro.md has slug /intro, others an id
+    assert {source: page.url for source, page in pages.items()} == {
+        "embodied-intelligence.md": SITE + "embodied-intelligence/", "humanoid-systems.md": SITE + "humanoid-systems/",
+        "intro.md": SITE + "intro/", "locomotion-and-control.md": SITE + "locomotion-and-control/",
+        "sensors-and-perception.md": SITE + "sensors-and-perception/"}
+    assert pages["intro.md"].title == "Introduction"
+    passage = pages["locomotion-and-control.md"].passages[1]
+    assert (passage["page_title"], passage["url"]) == ("3. Locomotion and control", SITE + "locomotion-and-control/")
+    assert passage["title"] == "Locomotion and control > The zero-moment point"
+
+    report = _report(qdrant, TEXTBOOK, alias, "--site-url", SITE, "--questions", "3", "--dry-run")
+    assert report["pages"] == 5 and report["sources"] == sorted(pages)
+    assert report["questions"] == [  # each page's first H2, in page order; intro.md has none
+        {"question": "From disembodied to embodied AI", "source": "embodied-intelligence.md",
+         "url": SITE + "embodied-intelligence/", "page_title": "1. Embodied intelligence"},
+        {"question": "Anatomy of a humanoid", "source": "humanoid-systems.md", "url": SITE + "humanoid-systems/",
+         "page_title": "4. Humanoid systems"},
+        {"question": "The zero-moment point", "source": "locomotion-and-control.md",
+         "url": SITE + "locomotion-and-control/", "page_title": "3. Locomotion and control"}]
+    assert [p.url for p in load_pages(TEXTBOOK)] == [None] * 5  # no --site-url, no URLs
+
+
+@pytest.mark.parametrize("source, front, path", [
+    ("intro.md", {"slug": "/intro"}, "intro"),
+    ("guide/setup.md", {"slug": "start"}, "guide/start"),  # a relative slug is relative to the directory
+    ("guide/setup.md", {"slug": "../start"}, "start"),
+    ("guide/setup.md", {"slug": "/"}, ""),
+    ("01-guide/02-setup.md", {}, "guide/setup"),  # number prefixes go, from directories too
+    ("01-guide/02-setup.md", {"id": "install"}, "guide/install"),
+    ("guide/index.md", {"id": "ignored"}, "guide"),
+    ("guide/README.mdx", {}, "guide"),
+    ("guide/Guide.md", {}, "guide"),  # a file named like its directory is the category index
+    ("index.md", {}, ""),
+    ("notes/2024-01-31-release.md", {}, "notes/2024-01-31-release"),  # a date is not a number prefix
+])
+def test_page_routes_follow_docusaurus(source, front, path):
+    assert page_path(source, front) == path
 
 
 def test_chunking_and_embedding():
@@ -351,10 +445,10 @@ def test_wheel_builds_offline_and_contains_the_package(tmp_path):
         names = set(wheel.namelist())
         metadata = wheel.read("textbook_chat_api-1.0.0.dist-info/METADATA").decode()
         entry_points = wheel.read("textbook_chat_api-1.0.0.dist-info/entry_points.txt").decode()
-    for module in ("__init__", "app", "config", "db", "embedding", "index", "metrics", "qdrant"):
+    for module in ("__init__", "app", "config", "cors", "db", "embedding", "index", "metrics", "qdrant"):
         assert "chat_api/%s.py" % module in names
     assert "Name: textbook-chat-api" in metadata and "Version: 1.0.0" in metadata
-    for dependency in ("fastapi", "uvicorn", "prometheus-client", "psycopg[binary]", "httpx"):
+    for dependency in ("fastapi", "uvicorn", "prometheus-client", "psycopg[binary]", "httpx", "PyYAML"):
         assert "Requires-Dist: %s" % dependency in metadata
     assert "chat-api-index = chat_api.index:main" in entry_points
 

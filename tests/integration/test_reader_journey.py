@@ -15,7 +15,6 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from conftest import ROOT, run_module, run_playbook
-from test_chat_api import database, start_server  # noqa: F401 - the real service and its database (fixtures)
 
 INVENTORY = ROOT / "inventories" / "local"
 CONTENT = ROOT / "playbooks" / "index_content.yml"

@@ -40,3 +40,68 @@ def test_metrics_count_requests_by_route(client):
 def test_a_missing_setting_names_the_variable():
     with pytest.raises(ConfigError, match="CHAT_DATABASE_URL"):
         Settings.from_env({})
+
+
+SITE = "https://textbook.example.org"
+PREFLIGHT = {"Origin": SITE, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"}
+
+
+def cors_headers(answer):
+    return {name: value for name, value in answer.headers.items() if name.lower().startswith("access-control-")}
+
+
+@pytest.fixture
+def cors_client():
+    env = dict(UNREACHABLE, CHAT_ALLOWED_ORIGINS="https://TextBook.example.org:443/, http://localhost:3000",
+               CHAT_CORS_MAX_AGE="120")
+    with TestClient(create_app(Settings.from_env(env))) as client:
+        yield client
+
+
+def test_the_preflight_from_an_allowed_origin_passes(cors_client):
+    answer = cors_client.options("/api/chat", headers=PREFLIGHT)
+    assert answer.status_code == 200
+    assert answer.headers["access-control-allow-origin"] == SITE
+    assert answer.headers["access-control-max-age"] == "120"
+    assert "POST" in answer.headers["access-control-allow-methods"]
+
+
+def test_answers_to_an_allowed_origin_carry_cors_headers_also_on_errors(cors_client):
+    refused = cors_client.post("/api/chat", json={"question": ""}, headers={"Origin": SITE})
+    assert refused.status_code == 422 and refused.headers["access-control-allow-origin"] == SITE
+    not_ready = cors_client.get("/readyz", headers={"Origin": "http://localhost:3000"})
+    assert not_ready.status_code == 503
+    assert not_ready.headers["access-control-allow-origin"] == "http://localhost:3000"
+
+
+def test_another_origin_gets_no_cors_headers(cors_client):
+    other = "https://evil.example.net"
+    preflight = cors_client.options("/api/chat", headers=dict(PREFLIGHT, Origin=other))
+    assert preflight.status_code == 400 and cors_headers(preflight) == {}
+    assert cors_headers(cors_client.post("/api/chat", json={"question": ""}, headers={"Origin": other})) == {}
+
+
+def test_without_allowed_origins_there_is_no_cors(client):
+    answer = client.options("/api/chat", headers=PREFLIGHT)
+    assert answer.status_code == 405 and cors_headers(answer) == {}
+
+
+@pytest.mark.parametrize("entry", ["*", "https://x.org/path", "ftp://x.org", "x.org", "https://u:p@x.org",
+                                   "https://x.org?a=1", "https://x.org#top", "https://x.org:99999"])
+def test_a_bad_origin_is_refused_naming_the_variable_and_the_entry(entry):
+    with pytest.raises(ConfigError, match=r"CHAT_ALLOWED_ORIGINS: .*is not an origin.*scheme://host\[:port\]") as err:
+        Settings.from_env(dict(UNREACHABLE, CHAT_ALLOWED_ORIGINS="https://ok.org " + entry))
+    assert repr(entry) in str(err.value)
+
+
+def test_origins_are_normalised_as_browsers_send_them():
+    env = dict(UNREACHABLE, CHAT_ALLOWED_ORIGINS=" HTTPS://Docs.Example.org:443/,http://Example.org:80\n"
+                                                 "http://example.org:8481  https://docs.example.org")
+    assert Settings.from_env(env).allowed_origins == (
+        "https://docs.example.org", "http://example.org", "http://example.org:8481")
+
+
+@pytest.mark.parametrize("value", ["-1", "86401", "ten"])
+def test_a_bad_cors_max_age_names_the_variable(value):
+    with pytest.raises(ConfigError, match="CHAT_CORS_MAX_AGE"):
+        Settings.from_env(dict(UNREACHABLE, CHAT_CORS_MAX_AGE=value))

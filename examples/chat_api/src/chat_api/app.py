@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from . import db
 from .config import Settings, scrub
+from .cors import SettingsCORS
 from .embedding import embed, is_zero
 from .metrics import Metrics, MetricsMiddleware
 from .qdrant import Qdrant, QdrantError
@@ -35,6 +36,8 @@ class Passage(BaseModel):
     score: float
     source: str | None = None
     title: str | None = None
+    page_title: str | None = None
+    url: str | None = None
     text: str
 
 
@@ -43,6 +46,13 @@ class ChatResponse(BaseModel):
     answer: str
     passages: list[Passage]
     latency_ms: int
+
+
+def _passage(hit):
+    payload = hit.get("payload") or {}
+    return Passage(id=str(payload.get("passage_id") or hit["id"]), score=hit["score"], source=payload.get("source"),
+                   title=payload.get("title"), page_title=payload.get("page_title"), url=payload.get("url"),
+                   text=payload.get("text") or "")
 
 
 def _configure_logging(level):
@@ -72,6 +82,8 @@ def create_app(settings=None):
 
     app = FastAPI(title="textbook-chat-api", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    # added last, so outermost: 422 and 503 answers carry the CORS headers too, and the browser can read them
+    app.add_middleware(SettingsCORS, state=state)
     app.state.metrics = metrics
 
     def fail(dependency, operation, err):
@@ -128,11 +140,7 @@ def create_app(settings=None):
             except QdrantError as err:
                 fail("qdrant", "query", err)
                 return JSONResponse(status_code=503, content={"detail": "passage search is unavailable"})
-        passages = [Passage(id=str((hit.get("payload") or {}).get("passage_id") or hit["id"]), score=hit["score"],
-                            source=(hit.get("payload") or {}).get("source"),
-                            title=(hit.get("payload") or {}).get("title"),
-                            text=(hit.get("payload") or {}).get("text") or "")
-                    for hit in hits if hit.get("score", 0) > 0]
+        passages = [_passage(hit) for hit in hits if hit.get("score", 0) > 0]
         answer = passages[0].text[:current.answer_max_chars] if passages else NO_ANSWER
         latency_ms = int((time.perf_counter() - started) * 1000)
         question_id = None

@@ -1,5 +1,6 @@
 """Settings, read only from the environment (CHAT_*), and the helpers that keep secrets out of logs."""
 import os
+import re
 from dataclasses import dataclass, field
 from importlib import metadata
 from urllib.parse import unquote, urlsplit
@@ -44,6 +45,42 @@ def _float(env, name, default, low, high):
     return value
 
 
+ORIGIN_FORM = "scheme://host[:port] with scheme http or https, e.g. https://textbook.example.org"
+
+
+def _origin(entry):
+    """`entry` normalised the way a browser sends Origin (lower-case, no default port), or None if not an origin."""
+    if entry == "*" or any(char in entry for char in "?#@"):
+        return None
+    try:
+        parts = urlsplit(entry)
+        port = parts.port
+    except ValueError:  # a malformed port or IPv6 literal
+        return None
+    scheme, host = parts.scheme.lower(), parts.hostname
+    if scheme not in ("http", "https") or not host or parts.path not in ("", "/"):
+        return None
+    host = "[%s]" % host if ":" in host else host
+    if port is None or port == {"http": 80, "https": 443}[scheme]:
+        return "%s://%s" % (scheme, host)
+    return "%s://%s:%d" % (scheme, host, port)
+
+
+def _origins(env, name):
+    """The browser origins allowed to call the API (CORS): a comma and/or whitespace separated list."""
+    origins = []
+    for entry in re.split(r"[\s,]+", env.get(name) or ""):
+        if not entry:
+            continue
+        origin = _origin(entry)
+        if origin is None:
+            raise ConfigError("%s: %r is not an origin; an origin is %s (no path, query, fragment or user info; "
+                              "'*' is not accepted)" % (name, entry, ORIGIN_FORM))
+        if origin not in origins:
+            origins.append(origin)
+    return tuple(origins)
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = field(repr=False)
@@ -58,6 +95,8 @@ class Settings:
     answer_max_chars: int = 1500
     timeout: float = 5.0
     log_level: str = "INFO"
+    allowed_origins: tuple[str, ...] = ()
+    cors_max_age: int = 600
 
     @classmethod
     def from_env(cls, env=None):
@@ -89,6 +128,8 @@ class Settings:
             answer_max_chars=_int(env, "CHAT_ANSWER_MAX_CHARS", 1500, 100, 100000),
             timeout=_float(env, "CHAT_TIMEOUT_SECONDS", 5.0, 0.1, 300.0),
             log_level=(env.get("CHAT_LOG_LEVEL") or "INFO").upper(),
+            allowed_origins=_origins(env, "CHAT_ALLOWED_ORIGINS"),
+            cors_max_age=_int(env, "CHAT_CORS_MAX_AGE", 600, 0, 86400),
         )
 
     def secrets(self):
@@ -100,9 +141,10 @@ class Settings:
     def describe(self):
         """A loggable summary: hosts and names, no credentials."""
         db = urlsplit(self.database_url)
-        return ("postgres=%s:%s/%s qdrant=%s collection=%s api_key=%s embedding_size=%d top_k=%d"
+        return ("postgres=%s:%s/%s qdrant=%s collection=%s api_key=%s embedding_size=%d top_k=%d cors_origins=%s"
                 % (db.hostname, db.port or 5432, db.path.lstrip("/"), redact_url(self.qdrant_url),
-                   self.collection, "set" if self.qdrant_api_key else "unset", self.embedding_size, self.top_k))
+                   self.collection, "set" if self.qdrant_api_key else "unset", self.embedding_size, self.top_k,
+                   ",".join(self.allowed_origins) or "none"))
 
 
 def redact_url(url):

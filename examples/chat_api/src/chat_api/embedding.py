@@ -9,6 +9,7 @@ import hashlib
 import math
 import re
 from collections import Counter
+from functools import lru_cache
 
 WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
 STOPWORDS = frozenset("""
@@ -28,6 +29,7 @@ def tokens(text):
     return features
 
 
+@lru_cache(maxsize=1 << 17)  # a text's vocabulary repeats: hashing each feature once saves most of the time
 def _slot(feature, size):
     digest = hashlib.blake2b(feature.encode("utf-8"), digest_size=8).digest()
     value = int.from_bytes(digest, "big")
@@ -46,6 +48,11 @@ def embed(text, size=384):
     if norm == 0.0:
         return vector
     return [x / norm for x in vector]
+
+
+def has_content(text):
+    """Whether `text` has a content word, i.e. embeds to a non-zero vector (barring hash collisions)."""
+    return any(m.group(0).lower().replace("’", "'") not in STOPWORDS for m in WORD.finditer(text))
 
 
 def is_zero(vector):

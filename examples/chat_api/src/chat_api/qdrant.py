@@ -48,6 +48,9 @@ class Qdrant:
                 return None
             raise
 
+    def collection_names(self):
+        return [item["name"] for item in self.result("GET", "/collections")["collections"]]
+
     def aliases(self):
         return {item["alias_name"]: item["collection_name"] for item in self.result("GET", "/aliases")["aliases"]}
 
