@@ -23,7 +23,8 @@ deps: apt venv npm actionlint prometheus-tools pushgateway link
 # System packages: git (the git server uses `git http-backend`), Node.js/npm for Docusaurus, the PostgreSQL 15
 # server binaries (the Neon stand-in's databases; Debian installs them outside PATH, in /usr/lib/postgresql/15/bin),
 # systemd-nspawn and debootstrap (the sandbox's Debian test hosts), pebble (Let's Encrypt's ACME test server, for the
-# security role's ACME path).
+# security role's ACME path), Debian's chromium + chromium-driver and libnss3-tools' certutil (tests/browser: the
+# textbook's chat widget in a real headless browser that trusts the environment's CA through a throw-away NSS store).
 apt:
 	@missing=""; \
 	command -v git >/dev/null || missing="$$missing git"; \
@@ -34,6 +35,9 @@ apt:
 	command -v npm >/dev/null || missing="$$missing npm"; \
 	command -v shellcheck >/dev/null || missing="$$missing shellcheck"; \
 	command -v pebble >/dev/null || missing="$$missing pebble"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v chromedriver >/dev/null || missing="$$missing chromium-driver"; \
+	command -v certutil >/dev/null || missing="$$missing libnss3-tools"; \
 	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 
 venv: $(BIN)/.installed

@@ -10,18 +10,18 @@ balancer and two app hosts, sandbox/backend_world.py), with and without a steady
                                                                    # running) in DIR
 
 Steps, in this order, on the same hosts (each starts from the state the one before left):
-1. first deploy of 1.0.0 (examples/chat_api) with a cold wheelhouse (none built yet; pip's own cache as the machine
+1. first deploy of 1.1.0 (examples/chat_api) with a cold wheelhouse (none built yet; pip's own cache as the machine
    has it), no load; then the same command again (idempotent re-run, expected changed=0), no load.
-2. the 1.1.0 and 1.2.0 wheelhouses are built beforehand, so the deploys below run with a warm wheelhouse: a tiny
+2. the 1.2.0 and 1.3.0 wheelhouses are built beforehand, so the deploys below run with a warm wheelhouse: a tiny
    playbook of our own (written to the temp dir) runs the role's own build step, `include_role:
    textbook.deploy.backend tasks_from=build`, against the app hosts with backend_source=<release>; the role's build
    runs on the controller only (delegate_to localhost, run_once) and leaves `<package>-<version>.tar` in
    backend_wheelhouse_root, which the deploy then finds and reuses (the same path the deploy itself would take).
    Timed too, but not a target.
-3. under load: the upgrade to 1.1.0 (warm wheelhouse).
-4. under load: a failed release, 1.2.0 built with `never_ready` (its /readyz never succeeds): the playbook must
+3. under load: the upgrade to 1.2.0 (warm wheelhouse).
+4. under load: a failed release, 1.3.0 built with `never_ready` (its /readyz never succeeds): the playbook must
    fail at the health gate and the old release keep serving.
-5. under load: rollback_backend.yml (back to 1.0.0, the release the idle color still points at).
+5. under load: rollback_backend.yml (back to 1.1.0, the release the idle color still points at).
 
 The load: an open-loop generator in this script (standard library only): 10 threads (--threads), each with its
 own keep-alive http.client connection to the load balancer (http://<lb>:80/), sending GET /version (every 10th
@@ -265,7 +265,7 @@ def main():
         world.start()
         print("world up in %.1f s (lb %s, apps %s)" % (time.monotonic() - started, world.lb["address"],
                                                        ", ".join(h["address"] for h in world.apps)), flush=True)
-        sources = {"1.1.0": world.release("1.1.0"), "1.2.0": world.release("1.2.0", never_ready)}
+        sources = {"1.2.0": world.release("1.2.0"), "1.3.0": world.release("1.3.0", never_ready)}
         build_playbook = Path(work) / "build_wheelhouse.yml"
         build_playbook.write_text(BUILD_PLAYBOOK)
 
@@ -359,26 +359,26 @@ def main():
             run.save(args.log_dir)
 
         loaded_suffix = ", under load" if args.rate else ", no load (--rate 0)"
-        run, good = playbook("first deploy 1.0.0, cold wheelhouse", DEPLOY)
-        row("first deploy 1.0.0 (cold wheelhouse)", run, good)
-        run, good = playbook("re-run 1.0.0", DEPLOY)
-        row("re-run 1.0.0 (idempotent)", run, good)
+        run, good = playbook("first deploy 1.1.0, cold wheelhouse", DEPLOY)
+        row("first deploy 1.1.0 (cold wheelhouse)", run, good)
+        run, good = playbook("re-run 1.1.0", DEPLOY)
+        row("re-run 1.1.0 (idempotent)", run, good)
         if any(counts.get("changed") for counts in run.recap().values()):
             failures.append("re-run changed something: %s" % run.recap())
-        for version in ("1.1.0", "1.2.0"):
+        for version in ("1.2.0", "1.3.0"):
             run, good = playbook("build wheelhouse %s" % version, build_playbook,
                                  {"backend_source": str(sources[version])})
             row("build the %s wheelhouse (controller only)" % version, run, good)
-        run, good, before, during, after = loaded("upgrade to 1.1.0, warm wheelhouse", DEPLOY,
-                                                  {"backend_source": str(sources["1.1.0"])})
-        row("upgrade to 1.1.0 (warm wheelhouse)" + loaded_suffix, run, good, before, during, after)
+        run, good, before, during, after = loaded("upgrade to 1.2.0, warm wheelhouse", DEPLOY,
+                                                  {"backend_source": str(sources["1.2.0"])})
+        row("upgrade to 1.2.0 (warm wheelhouse)" + loaded_suffix, run, good, before, during, after)
         upgrade = run
-        run, good, before, during, after = loaded("failed release 1.2.0", DEPLOY,
-                                                  {"backend_source": str(sources["1.2.0"])}, expect_ok=False,
+        run, good, before, during, after = loaded("failed release 1.3.0", DEPLOY,
+                                                  {"backend_source": str(sources["1.3.0"])}, expect_ok=False,
                                                   expect_text="failed its health gate")
-        row("failed release 1.2.0 (never ready)" + loaded_suffix, run, good, before, during, after)
-        run, good, before, during, after = loaded("rollback to 1.0.0", ROLLBACK)
-        row("rollback to 1.0.0" + loaded_suffix, run, good, before, during, after)
+        row("failed release 1.3.0 (never ready)" + loaded_suffix, run, good, before, during, after)
+        run, good, before, during, after = loaded("rollback to 1.1.0", ROLLBACK)
+        row("rollback to 1.1.0" + loaded_suffix, run, good, before, during, after)
         rollback = run
         # requests the load balancer retried on the other app host fail nobody, but show in nginx's error logs
         for host in [world.lb] + world.apps:

@@ -439,15 +439,15 @@ def test_wheel_builds_offline_and_contains_the_package(tmp_path):
                           "-q", "-w", str(out), str(source)], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stdout + run.stderr
     wheels = list(out.glob("*.whl"))
-    assert [w.name for w in wheels] == ["textbook_chat_api-1.0.0-py3-none-any.whl"]
-    assert __version__ == "1.0.0"
+    assert [w.name for w in wheels] == ["textbook_chat_api-1.1.0-py3-none-any.whl"]
+    assert __version__ == "1.1.0"
     with zipfile.ZipFile(wheels[0]) as wheel:
         names = set(wheel.namelist())
-        metadata = wheel.read("textbook_chat_api-1.0.0.dist-info/METADATA").decode()
-        entry_points = wheel.read("textbook_chat_api-1.0.0.dist-info/entry_points.txt").decode()
+        metadata = wheel.read("textbook_chat_api-1.1.0.dist-info/METADATA").decode()
+        entry_points = wheel.read("textbook_chat_api-1.1.0.dist-info/entry_points.txt").decode()
     for module in ("__init__", "app", "config", "cors", "db", "embedding", "index", "metrics", "qdrant"):
         assert "chat_api/%s.py" % module in names
-    assert "Name: textbook-chat-api" in metadata and "Version: 1.0.0" in metadata
+    assert "Name: textbook-chat-api" in metadata and "Version: 1.1.0" in metadata
     for dependency in ("fastapi", "uvicorn", "prometheus-client", "psycopg[binary]", "httpx", "PyYAML"):
         assert "Requires-Dist: %s" % dependency in metadata
     assert "chat-api-index = chat_api.index:main" in entry_points
@@ -464,4 +464,4 @@ def test_wheel_builds_offline_and_contains_the_package(tmp_path):
                          capture_output=True, text=True, timeout=60, cwd=str(tmp_path))
     assert run.returncode == 0, run.stderr
     path, version, app_ok = run.stdout.split()
-    assert path.startswith(str(target)) and version == "1.0.0" and app_ok == "True"
+    assert path.startswith(str(target)) and version == "1.1.0" and app_ok == "True"

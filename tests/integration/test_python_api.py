@@ -187,7 +187,7 @@ def test_deploy_backend_returns_true_and_serves_the_release(backend, tmp_path):
     assert api.deploy_backend(["backend", "loadbalancer"], config) is True
     result = api.last_result()
     assert result.hosts == sorted([backend.lb["name"]] + [host["name"] for host in backend.apps])
-    assert versions_through_lb(backend) == {"1.0.0"}
+    assert versions_through_lb(backend) == {"1.1.0"}
     password = backend.secrets["backend_database_url"].split("@")[0].rsplit(":", 1)[1]
     assert_no_secret(tmp_path / "runner", password, backend.secrets["backend_qdrant_api_key"])
 
@@ -198,7 +198,7 @@ def test_deploy_backend_to_an_unreachable_host_raises_provisioning_error(backend
         api.deploy_backend(["backend"], {"inventory": str(inventory)})
     assert "tbp-gone" in str(caught.value) and "unreachable" in str(caught.value)
     assert [failure.host for failure in caught.value.failures if failure.unreachable] == ["tbp-gone"]
-    assert versions_through_lb(backend) == {"1.0.0"}  # nothing changed on the reachable hosts
+    assert versions_through_lb(backend) == {"1.1.0"}  # nothing changed on the reachable hosts
     with pytest.raises(api.ConfigurationError):
         api.deploy_backend(["tbp-nohost"], {"inventory": str(inventory)})
 
