@@ -17,15 +17,25 @@ ansible-playbook and all its descendants, sampled every 0.1 s: benchmarks/playbo
 its PLAY header to the next); changed counts per host. The re-run must change nothing (exit 1 otherwise). Other
 ansible-playbook/pytest/molecule processes seen during a run are printed: the figures are skewed then.
 
+The reader's side of the first run: a reader thread asks the load balancer `POST /api/chat` a question from the
+textbook every 0.5 s (over HTTPS, the environment's CA) and notes when the first answer from the right page came,
+and when the published site's JavaScript first called the API; both in seconds from the start of site.yml. The
+journey checks' own task times (frontend and backend) and the content stage's time are printed for both runs.
+
 Targets (issue 7 and the platform's budget): controller under 2 GB; p95 under 10 minutes for the frontend and 30
-minutes for the backend; the idempotent re-run under 60 s.
+minutes for the backend; the idempotent re-run under 60 s. Issue 14: the journey check adds under 3 s to a deploy.
 """
 import argparse
 import os
 import re
+import json
 import shutil
+import ssl
 import subprocess
 import sys
+import threading
+import time
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,6 +48,59 @@ CACHES = {
     "wheelhouse": Path(os.path.expanduser("~/.cache/textbook-deploy/wheelhouses")),
     "node_modules": ROOT / "examples" / "textbook" / "node_modules",
 }
+
+
+CA = Path(os.path.expanduser("~/.cache/textbook-deploy/ca/local/ca.crt"))
+API = "https://10.77.0.11/api/chat"     # the load balancer of inventories/local
+SITE_PAGE = "textbook/textbook/"        # under the Pages host
+QUESTION = ("The zero-moment point", "/docs/locomotion-and-control/")
+JOURNEY_TASKS = ("Check the reader's journey on the live site", "Check the reader's journey through the public API")
+
+
+class Reader(threading.Thread):
+    """Asks the platform what a reader would, until it answers from the right page and the site calls the API."""
+
+    def __init__(self, pages_base):
+        super().__init__(daemon=True)
+        self.pages_base, self.stop, self.answered, self.site_live = pages_base, threading.Event(), None, None
+
+    def run(self):
+        started = time.monotonic()
+        while not self.stop.wait(0.5) and (self.answered is None or self.site_live is None):
+            if self.answered is None and self._answers():
+                self.answered = time.monotonic() - started
+            if self.site_live is None and self._site_calls_api():
+                self.site_live = time.monotonic() - started
+
+    def _answers(self):
+        if not CA.exists():  # the security stage makes it
+            return False
+        request = urllib.request.Request(API, data=json.dumps({"question": QUESTION[0]}).encode(),
+                                         headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=5, context=ssl.create_default_context(cafile=str(CA))) as r:
+                passages = json.load(r).get("passages") or []
+        except (OSError, ValueError):
+            return False
+        return bool(passages) and QUESTION[1] in (passages[0].get("url") or "")
+
+    def _site_calls_api(self):
+        """The published page carries the widget pre-rendered with the API it calls (data-chat-api-url)."""
+        try:
+            with urllib.request.urlopen(self.pages_base + SITE_PAGE, timeout=5) as response:
+                return b'data-chat-api-url="https://10.77.0.11"' in response.read()
+        except OSError:
+            return False
+
+
+def journey_seconds(run):
+    """Seconds the journey checks and the content stage took in a run."""
+    spent = {name: 0.0 for name in JOURNEY_TASKS}
+    for start, end, name in run.tasks():
+        if name.split(" : ")[-1] in spent:
+            spent[name.split(" : ")[-1]] += end - start
+    content = dict(plays(run)).get("Index the textbook's content", 0.0)
+    return spent, content
 
 
 def sandbox(*words):
@@ -61,6 +124,9 @@ def report(run):
     print("  changed: %s" % ", ".join("%s=%d" % item for item in sorted(changed.items())))
     if run.foreign:
         print("  NOT ALONE: %s" % sorted(set(run.foreign.values())))
+    journeys, content = journey_seconds(run)
+    print("  content stage %.1f s; journey checks: %s" % (
+        content, ", ".join("%s %.1f s" % (name, seconds) for name, seconds in journeys.items())))
     return changed
 
 
@@ -81,9 +147,14 @@ def main():
     sandbox("up")
     sandbox("hosts", "up", "4")
     try:
+        reader = Reader(json.loads((ROOT / ".sandbox" / "sandbox.json").read_text())["github"]["pages_base"])
+        reader.start()
         first = Run("first run", SITE, INVENTORY).run()
+        reader.stop.set()
         first.save(args.log_dir)
         report(first)
+        print("  a reader's first correct answer through the load balancer: %s s after the start; the published site"
+              " with the chat widget: %s s" % (_seconds(reader.answered), _seconds(reader.site_live)))
         if first.rc != 0:
             print(first.output[-6000:])
             return 1
@@ -99,6 +170,10 @@ def main():
         return 0
     finally:
         sandbox("down")
+
+
+def _seconds(value):
+    return "never" if value is None else "%.1f" % value
 
 
 if __name__ == "__main__":

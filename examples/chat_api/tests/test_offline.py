@@ -105,3 +105,17 @@ def test_origins_are_normalised_as_browsers_send_them():
 def test_a_bad_cors_max_age_names_the_variable(value):
     with pytest.raises(ConfigError, match="CHAT_CORS_MAX_AGE"):
         Settings.from_env(dict(UNREACHABLE, CHAT_CORS_MAX_AGE=value))
+
+
+def test_sources_are_only_the_passages_close_to_the_best():
+    from chat_api.app import relevant
+
+    hits = [{"id": "a", "score": 0.54}, {"id": "b", "score": 0.3}, {"id": "c", "score": 0.05}, {"id": "d", "score": 0}]
+    assert [hit["id"] for hit in relevant(hits, 0.5)] == ["a", "b"]
+    assert [hit["id"] for hit in relevant(hits, 0.0)] == ["a", "b", "c"]
+    assert relevant([], 0.5) == []
+
+
+def test_min_relative_score_must_be_a_share():
+    with pytest.raises(ConfigError, match="CHAT_MIN_RELATIVE_SCORE"):
+        Settings.from_env(dict(UNREACHABLE, CHAT_MIN_RELATIVE_SCORE="2"))

@@ -55,6 +55,13 @@ def _passage(hit):
                    text=payload.get("text") or "")
 
 
+def relevant(hits, min_relative_score):
+    """The hits worth showing as sources: a positive score of at least `min_relative_score` times the best one, so
+    a clear answer is not shown beside passages that merely share a word with the question."""
+    best = max((hit.get("score", 0) for hit in hits), default=0)
+    return [hit for hit in hits if hit.get("score", 0) > 0 and hit.get("score", 0) >= best * min_relative_score]
+
+
 def _configure_logging(level):
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
@@ -140,7 +147,7 @@ def create_app(settings=None):
             except QdrantError as err:
                 fail("qdrant", "query", err)
                 return JSONResponse(status_code=503, content={"detail": "passage search is unavailable"})
-        passages = [_passage(hit) for hit in hits if hit.get("score", 0) > 0]
+        passages = [_passage(hit) for hit in relevant(hits, current.min_relative_score)]
         answer = passages[0].text[:current.answer_max_chars] if passages else NO_ANSWER
         latency_ms = int((time.perf_counter() - started) * 1000)
         question_id = None

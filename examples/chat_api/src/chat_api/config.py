@@ -91,6 +91,7 @@ class Settings:
     commit: str | None = None
     embedding_size: int = 384
     top_k: int = 3
+    min_relative_score: float = 0.5
     max_question_chars: int = 2000
     answer_max_chars: int = 1500
     timeout: float = 5.0
@@ -123,6 +124,7 @@ class Settings:
             commit=env.get("CHAT_COMMIT") or None,
             embedding_size=_int(env, "CHAT_EMBEDDING_SIZE", 384, 16, 65536),
             top_k=_int(env, "CHAT_TOP_K", 3, 1, 50),
+            min_relative_score=_float(env, "CHAT_MIN_RELATIVE_SCORE", 0.5, 0.0, 1.0),
             # questions.question has CHECK (length BETWEEN 1 AND 4000)
             max_question_chars=_int(env, "CHAT_MAX_QUESTION_CHARS", 2000, 1, 4000),
             answer_max_chars=_int(env, "CHAT_ANSWER_MAX_CHARS", 1500, 100, 100000),
