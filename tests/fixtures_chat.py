@@ -1,6 +1,7 @@
 """Fixtures for the example chat service (loaded by conftest.py): the service for real under uvicorn, and a database
 with its migrations applied."""
 import os
+import ssl
 import subprocess
 import sys
 import time
@@ -20,20 +21,24 @@ SRC = CHAT / "src"
 class ChatServer:
     """`uvicorn chat_api.app:app` in a subprocess on a free port, its output captured in a log file."""
 
-    def __init__(self, env, log_path, tls=None):
-        """`tls`: (certificate file, key file) to serve HTTPS with; the client then trusts no CA (pass verify)."""
-        self.port = free_port()
+    def __init__(self, env, log_path, tls=None, port=None):
+        """`tls`: {"server.crt", "server.key", "ca.crt"} files to serve HTTPS with (the client trusts that CA);
+        `port`: a fixed port (one baked into a built site), else a free one."""
+        self.port = port or free_port()
         self.url = "%s://127.0.0.1:%d" % ("https" if tls else "http", self.port)
         self.log_path = log_path
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("CHAT_")}
         full_env.update(env)
         full_env["PYTHONPATH"] = str(SRC)
+        command = [sys.executable, "-m", "uvicorn", "chat_api.app:app", "--host", "127.0.0.1", "--port", str(self.port),
+                   # a browser keeps its connection alive, and uvicorn would wait for it when stopped
+                   "--timeout-graceful-shutdown", "1"]
+        if tls:
+            command += ["--ssl-certfile", str(tls["server.crt"]), "--ssl-keyfile", str(tls["server.key"])]
         self._log = open(log_path, "wb")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "chat_api.app:app", "--host", "127.0.0.1", "--port", str(self.port)]
-            + (["--ssl-certfile", str(tls[0]), "--ssl-keyfile", str(tls[1])] if tls else []),
-            env=full_env, stdout=self._log, stderr=subprocess.STDOUT, cwd=str(CHAT))
-        self.client = httpx.Client(base_url=self.url, timeout=20, verify=False if tls else True)
+        self.proc = subprocess.Popen(command, env=full_env, stdout=self._log, stderr=subprocess.STDOUT, cwd=str(CHAT))
+        verify = ssl.create_default_context(cafile=str(tls["ca.crt"])) if tls else True
+        self.client = httpx.Client(base_url=self.url, timeout=20, verify=verify)
         deadline = time.monotonic() + 20
         while True:
             if self.proc.poll() is not None:

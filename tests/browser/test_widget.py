@@ -15,7 +15,6 @@ import ipaddress
 import json
 import os
 import shutil
-import ssl
 import subprocess
 import sys
 import threading
@@ -34,6 +33,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
+from fixtures_chat import ChatServer
 from sandbox.common.net import free_port
 
 from browser import Browser, contrast_ratio, missing_tools  # noqa: E402 (tests/browser is on sys.path)
@@ -91,67 +91,36 @@ def make_tls(directory):
 # -- the chat service --------------------------------------------------------------------------------------------
 
 class ChatService:
-    """`uvicorn chat_api.app:app` with TLS on a fixed loopback port (the one baked into the site); restartable with
-    other settings on the same port."""
+    """The chat service on a fixed loopback port (the one baked into the site), restartable with other settings on
+    the same port."""
 
     def __init__(self, port, tls, env, log_dir):
         self.port, self.tls, self.env, self.log_dir = port, tls, env, log_dir
         self.url = "https://127.0.0.1:%d" % port
-        self.proc = None
-        self.current = None
+        self.server = self.current = None
         self.starts = 0
 
     def start(self, **overrides):
         self.stop()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CHAT_")}
-        env.update(self.env, PYTHONPATH=str(CHAT / "src"))
-        env.update(overrides)
         self.starts += 1
-        self.log_path = self.log_dir / ("chat-%d.log" % self.starts)
-        log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "chat_api.app:app", "--host", "127.0.0.1", "--port", str(self.port),
-             "--ssl-keyfile", str(self.tls["server.key"]), "--ssl-certfile", str(self.tls["server.crt"]),
-             # the browser keeps its connection alive, and uvicorn would wait for it on shutdown
-             "--timeout-graceful-shutdown", "1"],
-            env=env, stdout=log, stderr=subprocess.STDOUT, cwd=str(CHAT))
-        log.close()
-        deadline = time.monotonic() + 20
-        trust = ssl.create_default_context(cafile=str(self.tls["ca.crt"]))
-        with httpx.Client(base_url=self.url, verify=trust, timeout=5) as client:
-            while True:
-                if self.proc.poll() is not None:
-                    raise AssertionError("chat service exited (rc=%s):\n%s" % (self.proc.returncode, self.log()))
-                try:
-                    if client.get("/healthz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise AssertionError("chat service did not come up:\n" + self.log())
-                time.sleep(0.05)
+        self.server = ChatServer(dict(self.env, **overrides), self.log_dir / ("chat-%d.log" % self.starts), self.tls,
+                                 self.port)
         self.current = overrides
         return self
 
     def ensure(self, **overrides):
         """Running with exactly these overrides (restarted only when it is not)."""
-        if self.proc is None or self.proc.poll() is not None or self.current != overrides:
+        if self.server is None or self.server.proc.poll() is not None or self.current != overrides:
             self.start(**overrides)
         return self
 
     def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
-        self.current = None
+        if self.server is not None:
+            self.server.stop()
+        self.server = self.current = None
 
     def log(self):
-        return self.log_path.read_text(errors="replace")
+        return self.server.log()
 
 
 # -- the site ------------------------------------------------------------------------------------------------------

@@ -13,31 +13,13 @@ import urllib.request
 import pytest
 
 from conftest import ROOT, run_playbook
+from npm_textbook import npm_textbook, write
 
 PLAYBOOK = ROOT / "playbooks" / "deploy_frontend.yml"
 INVENTORY = ROOT / "inventories" / "local"
-BUILD_JS = """
-const fs = require('fs'), path = require('path');
-const out = process.argv[process.argv.indexOf('--out-dir') + 1];
-fs.cpSync(path.join(__dirname, 'src'), out, {recursive: true});
-"""
-
-
-def write(path, text):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-
-
 @pytest.fixture
 def textbook(tmp_path):
-    root = tmp_path / "textbook"
-    write(root / "package.json", json.dumps({"name": "book", "version": "1.0.0", "private": True,
-                                             "scripts": {"build": "node build.js"}}))
-    write(root / "package-lock.json", json.dumps({"name": "book", "version": "1.0.0", "lockfileVersion": 3,
-                                                  "requires": True, "packages": {"": {"name": "book"}}}))
-    write(root / "build.js", BUILD_JS)
-    write(root / "src" / "index.html", "<h1>Chapter 1</h1>")
-    return root
+    return npm_textbook(tmp_path / "textbook")
 
 
 def deploy_vars(github, repo, textbook, **extra):

@@ -15,6 +15,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from conftest import ROOT, run_module, run_playbook
+from npm_textbook import npm_textbook, write
 
 INVENTORY = ROOT / "inventories" / "local"
 CONTENT = ROOT / "playbooks" / "index_content.yml"
@@ -42,11 +43,6 @@ title: "2. Cameras"
 Two cameras side by side recover depth from disparity between the images.
 """,
 }
-
-
-def write(path, text):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
 
 
 def recap(output, host="localhost"):
@@ -237,21 +233,9 @@ def test_an_empty_question_list_fails_before_any_request(platform):
 
 # -- the frontend rolls back the site and its index together -----------------------------------------------------
 
-BUILD_JS = """
-const fs = require('fs'), path = require('path');
-const out = process.argv[process.argv.indexOf('--out-dir') + 1];
-fs.cpSync(path.join(__dirname, 'src'), out, {recursive: true});
-"""
-
-
 def tiny_textbook(root, api_url):
-    """An npm project whose build copies src/ (a page and its bundle calling `api_url`) and docs/ beside it."""
-    write(root / "package.json", json.dumps({"name": "book", "version": "1.0.0", "private": True,
-                                             "scripts": {"build": "node build.js"}}))
-    write(root / "package-lock.json", json.dumps({"name": "book", "version": "1.0.0", "lockfileVersion": 3,
-                                                  "requires": True, "packages": {"": {"name": "book"}}}))
-    write(root / "build.js", BUILD_JS)
-    write(root / "src" / "index.html", '<html><script src="main.js"></script><h1>Book</h1></html>')
+    """The tiny npm textbook: a page whose bundle calls `api_url`, and the docs the content stage indexes."""
+    npm_textbook(root, '<html><script src="main.js"></script><h1>Book</h1></html>')
     write(root / "src" / "main.js", 'var e={customFields:{chatApiUrl:"%s"}};' % api_url)
     for name, text in PAGES.items():
         write(root / "docs" / name, text)
@@ -301,3 +285,15 @@ def test_a_failed_journey_rolls_back_the_site_and_its_index_together(github, dat
     assert alias_target(qdrant, alias) == good_index
     assert len([name for name in qdrant.collections if name.startswith(alias + "-")]) == 2
     assert github.violations() == []
+
+
+def test_an_allowed_origin_that_is_not_an_origin_stops_the_backend_before_any_change(tmp_path):
+    """The role's preflight refuses it on the controller: no host is contacted (this one does not exist)."""
+    inventory = tmp_path / "hosts.yml"
+    write(inventory, "backend:\n  hosts:\n    app1:\n      ansible_host: 192.0.2.1\n")
+    result = run_playbook(ROOT / "playbooks" / "deploy_backend.yml", inventory, {
+        "backend_database_url": "postgresql://chat@db.example/chat", "backend_qdrant_url": "https://q.example",
+        "backend_allowed_origins": ["https://textbook.example", "*"]})
+    assert result.returncode != 0
+    assert "backend_allowed_origins: '*' is not an origin" in result.stdout, result.stdout
+    assert "UNREACHABLE" not in result.stdout
