@@ -24,13 +24,14 @@ SOURCE = ROOT / "examples" / "chat_api"
 
 
 class BackendWorld:
-    def __init__(self, work_dir, prefix, subnet, settings=None, monitoring=False):
+    def __init__(self, work_dir, prefix, subnet, settings=None, monitoring=False, environment="local"):
         self.work = Path(work_dir)
         self.hosts = Hosts(self.work / "hosts", ROOT / ".cache" / "sandbox", prefix=prefix, subnet=subnet)
         self.settings = dict(settings or {})
         self.neon = self.qdrant = None
         self.monitoring = monitoring
         self.monitor = None
+        self.environment = environment  # the deploy_environment the tests deploy with
 
     def __enter__(self):
         try:
@@ -46,6 +47,7 @@ class BackendWorld:
     def start(self):
         from sandbox.neon import NeonStandIn
         from sandbox.qdrant import QdrantStandIn
+        from ansible_collections.textbook.deploy.plugins.filter.platform import index_alias
 
         if self.monitoring:
             self.lb, *self.apps, self.monitor = self.hosts.up(4)
@@ -56,7 +58,9 @@ class BackendWorld:
         self.neon.start()
         self.qdrant.start()
         project = self.neon.create_project("chat", full=True)
-        self._qdrant("PUT", "/collections/passages", {"vectors": {"size": 384, "distance": "Cosine"}})
+        # the collection the backend searches by default (the content stage fills it in a real deploy)
+        self._qdrant("PUT", "/collections/" + index_alias(self.environment),
+                     {"vectors": {"size": 384, "distance": "Cosine"}})
         self.secrets = {"backend_database_url": self.neon.connection_uri(project["project"]["id"]),
                         "backend_qdrant_api_key": self.qdrant.api_key}
         self._migrate(self.secrets["backend_database_url"])

@@ -70,7 +70,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     work = tmp_path_factory.mktemp("monitoring")
-    with BackendWorld(work, PREFIX, SUBNET, SETTINGS, monitoring=True) as world:
+    with BackendWorld(work, PREFIX, SUBNET, SETTINGS, monitoring=True, environment="sandbox") as world:
         server = Recorder(world.hosts.gateway)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         base = "http://%s:%d" % (world.hosts.gateway, server.server_address[1])
