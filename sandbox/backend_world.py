@@ -135,9 +135,35 @@ def never_ready(source):
                           'failed = ["postgres"]')
 
 
-def crashes_after_start(source):
+CHAT_HANDLER = '    def chat(request: ChatRequest):\n        current = state["settings"]\n'
+
+
+def _in_chat(source, code):
+    """The release with `code` run first in POST /api/chat's handler."""
+    return source.replace(CHAT_HANDLER, CHAT_HANDLER.replace("        current", code + "        current"), 1)
+
+
+def crashes_after_start(source, seconds=6):
     """A release that serves for a few seconds, then dies (and again after every restart)."""
     return source.replace('        try:\n            yield\n',
                           '        import os, threading\n'
-                          '        threading.Timer(4, os._exit, [1]).start()\n'
-                          '        try:\n            yield\n', 1)
+                          '        threading.Timer(%d, os._exit, [1]).start()\n'
+                          '        try:\n            yield\n' % seconds, 1)
+
+
+def chat_fails(source):
+    """A release whose main endpoint answers 500 while /readyz is fine."""
+    return _in_chat(source, '        return JSONResponse(status_code=500, content={"detail": "broken"})\n')
+
+
+def chat_fails_sometimes(source):
+    """A release failing 30 % of its POST /api/chat answers: 3 of every 10 after its first 10, so it passes a short
+    smoke test and only real traffic shows it."""
+    return _in_chat(source, '        state["asked"] = state.get("asked", 0) + 1\n'
+                            '        if state["asked"] > 10 and state["asked"] % 10 < 3:\n'
+                            '            return JSONResponse(status_code=500, content={"detail": "flaky"})\n')
+
+
+def chat_slow(source):
+    """A release whose POST /api/chat answers 0.8 s later than it would."""
+    return _in_chat(source, '        time.sleep(0.8)\n')

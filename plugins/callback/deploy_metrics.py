@@ -20,7 +20,9 @@ description:
   - O(pushgateway_url) - the same series of this environment and playbook are PUT to a Prometheus Pushgateway as
     the group C(/metrics/job/textbook_deploy/environment/<environment>/playbook/<playbook>) when the run ends.
   - O(audit_log) - one JSON line per run is appended (the file is created with mode C(0640)).
-  - O(grafana_url) - a Grafana annotation spanning the run is created (C(POST /api/annotations)).
+  - O(grafana_url) - a Grafana annotation spanning the run is created (C(POST /api/annotations)), and one per rollout
+    step of the backend (each M(textbook.deploy.canary_analysis) verdict, per host), tagged C(deploy), C(canary), the
+    environment and the outcome, as the step ends.
   - 'Metrics, all labelled C(environment) and C(playbook):
     C(textbook_deploy_runs_total{result="succeeded|failed"}) (counter, runs ended);
     C(textbook_deploy_in_progress) (1 from the first play start until the run ends, then 0);
@@ -29,7 +31,10 @@ description:
     C(textbook_deploy_last_success_timestamp_seconds) (end of the latest succeeded run; kept through failed runs);
     C(textbook_deploy_last_changed) and C(textbook_deploy_last_failed) (the recap''s changed and failed counts of the
     latest ended run, summed over hosts; unreachable hosts are not in C(last_failed));
-    C(textbook_deploy_info{version}) (always 1; one series per environment and playbook, the latest run''s version).'
+    C(textbook_deploy_info{version}) (always 1; one series per environment and playbook, the latest run''s version);
+    C(textbook_deploy_canary_verdicts_total{outcome,metric}) (counter, the verdicts of the backend''s rollout steps,
+    one per host and step: outcome V(passed), V(failed) or V(inconclusive), metric V(error-ratio), V(latency-p95),
+    V(request-count) or V(none)).'
   - A run C(failed) when any host failed or was unreachable, or when the run ended without Ansible's recap
     (interrupted with Ctrl-C, or stopped by an error); otherwise it C(succeeded).
   - 'The environment is the variable C(deploy_environment), else C(unknown). The version is the variable
@@ -175,7 +180,11 @@ METRICS = {
         "gauge", "Failed tasks of the latest ended run, summed over hosts (unreachable hosts not included).", SERIES),
     "textbook_deploy_info": (
         "gauge", "Always 1; the version of the latest run of the playbook in the environment.", SERIES + ("version",)),
+    "textbook_deploy_canary_verdicts_total": (
+        "counter", "Verdicts of the rollout steps' canary analyses (one per host and step), by outcome (passed, "
+        "failed, inconclusive) and the metric that decided (none when passed).", SERIES + ("outcome", "metric")),
 }
+CANARY_ACTIONS = ("textbook.deploy.canary_analysis", "canary_analysis")
 
 
 def _labels_key(labels):
@@ -244,6 +253,7 @@ class CallbackModule(CallbackBase):
         self._in_progress = set()  # (environment, playbook) series set to 1 by this run
         self._tally = {"ok": 0, "changed": 0, "failed": 0, "unreachable": 0}
         self._hosts = set()
+        self._verdicts = {}  # (outcome, metric) -> canary steps judged so
         self._pid = os.getpid()
 
     # --- events ---------------------------------------------------------------------------------------------------
@@ -285,9 +295,26 @@ class CallbackModule(CallbackBase):
 
     def v2_runner_on_ok(self, result):
         self._record(result, "changed" if result._result.get("changed") else "ok")
+        self._canary_step(result)
 
     def v2_runner_on_failed(self, result, ignore_errors=False):
         self._record(result, "ok" if ignore_errors else "failed")
+        self._canary_step(result)
+
+    def _canary_step(self, result):
+        """A rollout step's verdict: counted for the metrics and annotated in Grafana at once."""
+        task = getattr(result, "_task", None)
+        verdict = result._result
+        if getattr(task, "action", None) not in CANARY_ACTIONS or not verdict.get("outcome"):
+            return
+        key = (verdict["outcome"], verdict.get("metric") or "none")
+        self._verdicts[key] = self._verdicts.get(key, 0) + 1
+        host = getattr(result, "_host", None)
+        ended = time.time()
+        text = "%s: %s %% step %s: %s" % (host.get_name() if host else UNKNOWN, verdict.get("percent", "?"),
+                                          verdict["outcome"], verdict.get("detail", ""))
+        self._post_annotation(int((ended - float(verdict.get("seconds") or 0)) * 1000), int(ended * 1000),
+                              ["deploy", "canary", self._environment or UNKNOWN, verdict["outcome"]], text)
 
     def v2_runner_on_unreachable(self, result):
         self._record(result, "unreachable")
@@ -416,6 +443,11 @@ class CallbackModule(CallbackBase):
                 del info[key]
             info[_labels_key({"environment": run["environment"], "playbook": run["playbook"],
                               "version": run["version"]})] = 1
+            verdicts = state["textbook_deploy_canary_verdicts_total"]
+            for (outcome, metric), count in self._verdicts.items():
+                key = _labels_key({"environment": run["environment"], "playbook": run["playbook"],
+                                   "outcome": outcome, "metric": metric})
+                verdicts[key] = verdicts.get(key, 0) + count
         return update
 
     def _update_textfile(self, update):
@@ -531,6 +563,16 @@ class CallbackModule(CallbackBase):
     # --- Grafana --------------------------------------------------------------------------------------------------
 
     def _annotate(self, run):
+        counts = run["counts"]
+        self._post_annotation(
+            int(run["started"] * 1000), int(run["ended"] * 1000),
+            ["deploy", run["environment"], run["playbook"], run["result"]],
+            "%s %s in %s: version %s, %.1f s, ok=%d changed=%d failed=%d unreachable=%d%s" % (
+                run["playbook"], run["result"], run["environment"], run["version"], run["duration"], counts["ok"],
+                counts["changed"], counts["failed"], counts["unreachable"],
+                " (interrupted)" if run["interrupted"] else ""))
+
+    def _post_annotation(self, start_ms, end_ms, tags, text):
         url = self.get_option("grafana_url")
         if not url:
             return
@@ -538,16 +580,7 @@ class CallbackModule(CallbackBase):
         if not token:
             self._display.warning("deploy_metrics: grafana_url is set but grafana_token is not; no annotation")
             return
-        counts = run["counts"]
-        body = {
-            "time": int(run["started"] * 1000),
-            "timeEnd": int(run["ended"] * 1000),
-            "tags": ["deploy", run["environment"], run["playbook"], run["result"]],
-            "text": "%s %s in %s: version %s, %.1f s, ok=%d changed=%d failed=%d unreachable=%d%s" % (
-                run["playbook"], run["result"], run["environment"], run["version"], run["duration"], counts["ok"],
-                counts["changed"], counts["failed"], counts["unreachable"],
-                " (interrupted)" if run["interrupted"] else ""),
-        }
+        body = {"time": start_ms, "timeEnd": end_ms, "tags": tags, "text": text}
         endpoint = url.rstrip("/") + "/api/annotations"
         try:
             response = open_url(endpoint, method="POST", data=json.dumps(body),

@@ -32,6 +32,15 @@ options:
       - The systemd unit of a color, with C({color}) standing for the color's name, for example
         V(chat-api@{color}.service). Without it, RV(running) is empty.
     type: str
+  audit_log:
+    description:
+      - The deploy audit log (JSON lines of M(textbook.deploy.deploy_lock)); its lines whose C(result) is
+        V(succeeded) make RV(healthy). Its last MiB is read. Without it, RV(healthy) is empty.
+    type: path
+  rollout_state:
+    description:
+      - The file a rollout in progress is recorded in (the backend role's C(rollout.json)); read into RV(rollout).
+    type: path
 attributes:
   check_mode:
     support: full
@@ -79,8 +88,22 @@ installed:
   type: list
   elements: str
   sample: ["1.4.0", "1.3.0", "1.2.1"]
+healthy:
+  description: The releases whose deploy or rollback O(audit_log) records as succeeded, newest first.
+  returned: always
+  type: list
+  elements: str
+  sample: ["1.3.0", "1.2.1"]
+rollout:
+  description:
+    - The rollout in progress recorded at O(rollout_state), or null. One found before this run's own rollout was
+      interrupted (its run died).
+  returned: always
+  type: dict
+  sample: {"run_id": "20261202T101500Z-4711", "version": "1.4.0", "stable": "blue", "canary": "green"}
 """
 
+import json
 import os
 
 from ansible.module_utils.basic import AnsibleModule
@@ -115,12 +138,52 @@ def active_colors(module, colors, unit):
     return [color for color, state in zip(colors, states) if state == "active"]
 
 
+AUDIT_TAIL_BYTES = 1 << 20
+
+
+def healthy_releases(path):
+    """Releases the audit log records a deploy or rollback of as succeeded (on every host: a deploy succeeds on all
+    or none), newest first."""
+    if not path:
+        return []
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(max(0, os.fstat(handle.fileno()).st_size - AUDIT_TAIL_BYTES))
+            lines = handle.read().decode("utf-8", "replace").splitlines()
+    except FileNotFoundError:
+        return []
+    found = []
+    for line in reversed(lines):
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue  # the first line of the tail may be cut
+        version = entry.get("version") if isinstance(entry, dict) else None
+        if entry.get("result") == "succeeded" and version and version not in found:
+            found.append(version)
+    return found
+
+
+def rollout_record(path):
+    """The record of a rollout in progress, None when there is none (or it cannot be read as one)."""
+    if not path:
+        return None
+    try:
+        with open(path) as handle:
+            record = json.load(handle)
+    except (FileNotFoundError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
             root=dict(type="path", required=True),
             colors=dict(type="list", elements="str", default=["blue", "green"]),
             unit=dict(type="str"),
+            audit_log=dict(type="path"),
+            rollout_state=dict(type="path"),
         ),
         supports_check_mode=True,
     )
@@ -137,6 +200,8 @@ def main():
         releases=dict((color, link_name(os.path.join(root, color))) for color in colors),
         running=active_colors(module, colors, unit),
         installed=installed_releases(os.path.join(root, "releases")),
+        healthy=healthy_releases(module.params["audit_log"]),
+        rollout=rollout_record(module.params["rollout_state"]),
     )
 
 

@@ -70,6 +70,13 @@ options:
       - A PEM file of the CA that signs the API's certificate (the environment's own CA), trusted besides the
         system's.
     type: path
+  require_passages:
+    description:
+      - Whether every answer must come with at least one passage of the textbook.
+      - V(false) for a release's smoke test against its own port, which judges the service (status, body shape,
+        latency) rather than the content of its index.
+    type: bool
+    default: true
 attributes:
   check_mode:
     support: full
@@ -103,6 +110,7 @@ EXAMPLES = r"""
     api_url: http://127.0.0.1:8002
     origin: https://textbook-org.github.io
     questions: "{{ content_index.questions }}"
+    require_passages: false
     latency_budget_ms: 500
 """
 
@@ -175,6 +183,7 @@ def main():
             timeout=dict(type="float", default=10),
             validate_certs=dict(type="bool", default=True),
             ca_path=dict(type="path"),
+            require_passages=dict(type="bool", default=True),
         ),
         supports_check_mode=True,
     )
@@ -185,7 +194,8 @@ def main():
     started = time.monotonic()
     steps = run_journey(http, params["api_url"], questions, page_url=params["page_url"],
                         expected_api_url=params["expected_api_url"], origin=params["origin"],
-                        latency_budget_ms=params["latency_budget_ms"])
+                        latency_budget_ms=params["latency_budget_ms"],
+                        require_passages=params["require_passages"])
     failed = [step for step in steps if not step["ok"]]
     result = dict(changed=False, steps=steps, failed_steps=[step["step"] for step in failed],
                   duration_ms=int(round((time.monotonic() - started) * 1000)))

@@ -2,33 +2,41 @@
 verified from the load balancer.
 
 The service's database is a Neon stand-in project and its collection lives in the Qdrant stand-in, both listening
-on the hosts' bridge. Releases are the example service as it is (1.1.0) and copies of it: an upgrade (1.2.0), a
-release whose /readyz never succeeds (1.3.0) and one that crashes a few seconds after it starts (1.4.0). The tests
-run in order and share the hosts: each starts from the state the one before left.
+on the hosts' bridge. Releases are the example service as it is (1.1.0) and copies of it: an upgrade (1.2.0), and
+bad releases built from it (sandbox/backend_world.py): /readyz never succeeds (1.3.0), crashes 6 s after it starts
+(1.4.0), POST /api/chat answers 500 (1.5.0), 30 % of the questions fail (1.6.0), the questions take 0.8 s longer
+(1.7.0). The tests run in order and share the hosts: each starts from the state the one before left.
 """
 import json
+import os
 import re
+import signal
+import subprocess
 import time
 import uuid
 
 import pytest
 
-from conftest import ROOT, run_adhoc, run_playbook
-from sandbox.backend_world import BackendWorld, crashes_after_start, never_ready
+from conftest import ROOT, ansible_env, run_adhoc, run_playbook
+from sandbox.backend_world import (BackendWorld, chat_fails, chat_fails_sometimes, chat_slow, crashes_after_start,
+                                   never_ready)
+from sandbox.load import Load
 
 PREFIX, SUBNET = "tbd", "10.79.0"  # neither the demo's hosts nor tests/sandbox/test_hosts.py's
 DEPLOY = ROOT / "playbooks" / "deploy_backend.yml"
 ROLLBACK = ROOT / "playbooks" / "rollback_backend.yml"
-SETTINGS = {"backend_gate_interval": 0.3, "backend_gate_timeout": 30, "backend_watch_seconds": 8,
-            "backend_drain_seconds": 1, "backend_lock_timeout": 2}
+SETTINGS = {"backend_gate_interval": 0.3, "backend_gate_timeout": 30, "backend_canary_window": 3,
+            "backend_watch_seconds": 4, "backend_drain_seconds": 1, "backend_lock_timeout": 2}
+BAD = {"1.3.0": never_ready, "1.4.0": crashes_after_start, "1.5.0": chat_fails, "1.6.0": chat_fails_sometimes,
+       "1.7.0": chat_slow}
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     """The hosts, the stand-ins on their bridge, the releases' sources and an inventory."""
     with BackendWorld(tmp_path_factory.mktemp("backend"), PREFIX, SUBNET, SETTINGS) as world:
-        world.sources = {"1.2.0": world.release("1.2.0"), "1.3.0": world.release("1.3.0", never_ready),
-                         "1.4.0": world.release("1.4.0", crashes_after_start)}
+        world.sources = {"1.2.0": world.release("1.2.0")}
+        world.sources.update((version, world.release(version, patch)) for version, patch in BAD.items())
         yield world
 
 
@@ -125,6 +133,7 @@ def test_rerun_changes_nothing(world):
 def test_upgrade_switches_every_host_to_the_new_color(world):
     proc = deploy(world, "1.2.0")
     assert proc.returncode == 0, proc.stdout[-6000:]
+    assert steps_taken(proc) == [10, 50, 100]
     assert versions_through_lb(world) == {"1.2.0"}
     for index in (0, 1):
         assert live_color(world, index) == "green"
@@ -132,6 +141,9 @@ def test_upgrade_switches_every_host_to_the_new_color(world):
         # the old color is stopped after the drain, and kept for a rollback
         assert on_app(world, index, "systemctl is-active chat-api@blue") == "inactive"
         assert on_app(world, index, "readlink /opt/chat-api/blue") == "releases/1.1.0"
+        # the new color serves alone again, and no rollout is left in progress
+        assert nginx_upstream(world, index) == [("8002", " weight=1 max_fails=1 fail_timeout=10s")]
+        assert on_app(world, index, "test -e /var/lib/chat-api/rollout.json && echo left") == ""
 
 
 def run_module_on(world, host, module, args):
@@ -158,32 +170,93 @@ def test_nginx_site_puts_back_a_site_nginx_rejects(world):
     assert versions_through_lb(world) == {"1.2.0"}  # nginx was not reloaded with it
 
 
+def nginx_upstream(world, index):
+    """The app host's nginx upstream servers, as written."""
+    return re.findall(r"(?m)^\s*server 127\.0\.0\.1:(\d+)([^;]*);", on_app(world, index, "cat /etc/nginx/conf.d/chat-api.conf"))
+
+
+def steps_taken(proc):
+    """The traffic shares (%) the new color was given on some host, in order."""
+    return [int(share) for share in re.findall(
+        r"share of the requests \(checked with nginx -t, reloaded gracefully\), (\d+) %\] \*+\n(?:changed|ok): ",
+        proc.stdout)]
+
+
+def assert_old_release_serves_alone(world, version="1.2.0", color="green"):
+    assert versions_through_lb(world) == {version}
+    other = "blue" if color == "green" else "green"
+    for index in (0, 1):
+        assert live_color(world, index) == color
+        assert on_app(world, index, "systemctl is-active chat-api@%s chat-api@%s" % (color, other)).split() == [
+            "active", "inactive"]
+        assert [port for port, _options in nginx_upstream(world, index)] == [
+            {"blue": "8001", "green": "8002"}[color]]
+        assert on_app(world, index, "test -e /var/lib/chat-api/rollout.json && echo left") == ""
+
+
 def test_a_release_failing_its_gate_leaves_the_old_one_serving(world):
     proc = deploy(world, "1.3.0")
     assert proc.returncode != 0
-    assert "failed its health gate" in proc.stdout, proc.stdout[-6000:]
+    assert "failed before getting any traffic (its health gate or smoke test)" in proc.stdout, proc.stdout[-6000:]
+    assert "Health gate failed" in proc.stdout
     assert "starting textbook-chat-api 1.3.0" in proc.stdout  # the service's last log lines come with the failure
-    assert versions_through_lb(world) == {"1.2.0"}
+    assert_old_release_serves_alone(world)
     for index in (0, 1):
-        assert live_color(world, index) == "green"
-        assert on_app(world, index, "systemctl is-active chat-api@blue") == "inactive"
         assert on_app(world, index, "readlink /opt/chat-api/blue") == "releases/1.1.0"  # still there to roll back to
         assert audit(world, index)[-1]["result"] == "failed"
 
 
-def test_a_release_crashing_after_the_switch_is_rolled_back_on_every_host(world):
-    proc = deploy(world, "1.4.0")
+def test_a_release_whose_main_endpoint_fails_never_gets_traffic(world):
+    """/readyz is fine, POST /api/chat answers 500: the smoke test on the new color's own port stops it."""
+    proc = deploy(world, "1.5.0")
     assert proc.returncode != 0
-    assert "switched back" in proc.stdout, proc.stdout[-6000:]
-    assert versions_through_lb(world) == {"1.2.0"}
+    assert "failed before getting any traffic" in proc.stdout, proc.stdout[-6000:]
+    assert re.search(r"question '[^']+': answered HTTP 500", proc.stdout), proc.stdout[-6000:]
+    assert steps_taken(proc) == []  # no step began
+    assert_old_release_serves_alone(world)
     for index in (0, 1):
-        assert live_color(world, index) == "green"
-        assert on_app(world, index, "systemctl is-active chat-api@green chat-api@blue").split() == ["active",
-                                                                                                   "inactive"]
+        assert audit(world, index)[-1]["result"] == "failed"
+
+
+@pytest.mark.parametrize("version, metric", [("1.6.0", "error-ratio"), ("1.7.0", "latency-p95")])
+def test_a_release_worse_than_the_stable_is_aborted_at_its_first_step(world, version, metric):
+    """30 % of its questions fail, or each takes 0.8 s longer: it passes the smoke test, and the first step's analysis
+    of both colors' traffic takes it out of every host."""
+    proc = deploy(world, version)
+    assert proc.returncode != 0
+    assert "failed its rollout" in proc.stdout and "Canary analysis failed on %s" % metric in proc.stdout, \
+        proc.stdout[-6000:]
+    assert steps_taken(proc) == [10]
+    assert_old_release_serves_alone(world)
+    for index in (0, 1):
         assert audit(world, index)[-1]["result"] == "rolled_back"
 
 
-def test_rollback_goes_back_to_the_previous_release_in_seconds(world):
+def test_a_release_crashing_during_its_rollout_costs_almost_no_request(world):
+    """It dies 6 s after it starts, in one of its steps: the old color takes the requests it refuses (the app host's
+    nginx retries them there, POSTs too), the analysis aborts, every host switches back."""
+    load = Load(world.lb["address"], rate=20, threads=4).start()
+    try:
+        started = time.monotonic()
+        proc = deploy(world, "1.4.0")
+        time.sleep(2)
+    finally:
+        load.stop()
+    assert proc.returncode != 0
+    assert "failed its rollout" in proc.stdout and "switched back" in proc.stdout, proc.stdout[-6000:]
+    assert_old_release_serves_alone(world)
+    for index in (0, 1):
+        assert audit(world, index)[-1]["result"] == "rolled_back"
+    sent, failed = load.window(started), load.failed(started)
+    assert len(sent) > 100
+    # at most the requests in flight in the crashed process (a POST sent to it is not retried)
+    assert len(failed) <= 3, failed
+
+
+def test_rollback_goes_back_to_the_last_release_healthy_on_every_host(world):
+    """Not to the idle color's release: here it holds 1.6.0, a release that failed its rollout."""
+    for index in (0, 1):
+        world.ssh(world.apps[index], "ln -sfn releases/1.6.0 /opt/chat-api/blue")
     started = time.monotonic()
     proc = deploy(world, playbook=ROLLBACK)
     seconds = time.monotonic() - started
@@ -191,21 +264,26 @@ def test_rollback_goes_back_to_the_previous_release_in_seconds(world):
     assert versions_through_lb(world) == {"1.1.0"}
     for index in (0, 1):
         assert live_color(world, index) == "blue"
+        assert on_app(world, index, "readlink /opt/chat-api/blue") == "releases/1.1.0"
         assert on_app(world, index, "systemctl is-active chat-api@blue chat-api@green").split() == ["active",
                                                                                                    "inactive"]
         entry = audit(world, index)[-1]
         assert (entry["action"], entry["version"], entry["result"]) == ("rollback", "1.1.0", "succeeded")
+    assert "Judge the step" not in proc.stdout  # straight back to a release known healthy: no rollout
     assert seconds < 60, seconds  # the benchmark measures it properly; this only catches a rebuild
 
 
 def test_a_deploy_waits_for_the_lock_and_fails_naming_its_holder(world):
+    """A live run's lock (its heartbeat is fresh) is waited for, never taken over."""
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     record = {"run_id": "other-" + uuid.uuid4().hex[:6], "owner": "alice@laptop", "version": "9.9.9",
-              "action": "deploy", "acquired_at": "2026-11-27T06:00:00+00:00"}
+              "action": "deploy", "acquired_at": "2026-11-27T06:00:00Z", "heartbeat": now}
     world.ssh(world.apps[1], "echo %s > /var/lib/chat-api/deploy.lock" % shell_quote(json.dumps(record)))
     try:
         proc = deploy(world, "1.2.0")
         assert proc.returncode != 0
         assert "alice@laptop" in proc.stdout and "9.9.9" in proc.stdout, proc.stdout[-6000:]
+        assert "backend_lock_force=true" in proc.stdout  # the variable to set, not the module's option
         assert versions_through_lb(world) == {"1.1.0"}  # nothing switched, on either host
         assert live_color(world, 0) == "blue"
         assert json.loads(on_app(world, 1, "cat /var/lib/chat-api/deploy.lock"))["owner"] == "alice@laptop"
@@ -217,6 +295,8 @@ def test_a_deploy_waits_for_the_lock_and_fails_naming_its_holder(world):
 @pytest.mark.parametrize("extra, message", [
     ({"backend_rollback_to": "0.0.1"}, "Release 0.0.1 is not installed"),
     ({"backend_database_url": ""}, "backend_database_url must be"),
+    ({"backend_canary_steps": [50, 10, 100]}, "backend_canary_steps must rise step by step"),
+    ({"backend_canary_thresholds": {"max_error_ratio": -1}}, "backend_canary_thresholds.max_error_ratio must be"),
 ])
 def test_bad_input_fails_before_anything_changes(world, extra, message):
     playbook = ROLLBACK if "backend_rollback_to" in extra else DEPLOY
@@ -259,3 +339,37 @@ def test_no_secret_in_the_output_at_vvv(world):
     password = re.search(r"://[^:]+:([^@]+)@", world.secrets["backend_database_url"]).group(1)
     for secret in (password, world.secrets["backend_qdrant_api_key"]):
         assert secret not in proc.stdout
+
+
+def test_a_run_killed_mid_rollout_is_recovered_from_by_the_next_one(world):
+    """SIGKILL of ansible-playbook while the new color takes a share of the traffic: its lock and its rollout stay
+    behind. The next run sees the lock's heartbeat is stale, takes it over (recorded as abandoned), switches the
+    interrupted rollout back, and then deploys through every step again, analysis included."""
+    command = [str(ROOT / ".venv" / "bin" / "ansible-playbook"), "-i", str(world.inventory), "-e",
+               json.dumps({"backend_source": str(world.sources["1.2.0"]), "backend_canary_window": 20}), str(DEPLOY)]
+    killed = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, env=ansible_env(),
+                              cwd=str(ROOT), start_new_session=True)
+    try:
+        deadline = time.monotonic() + 300
+        while on_app(world, 0, "test -e /var/lib/chat-api/rollout.json && echo started") != "started":
+            assert killed.poll() is None and time.monotonic() < deadline, "the rollout never started"
+            time.sleep(0.5)
+        time.sleep(2)  # in the first step's window: both colors serve
+    finally:
+        os.killpg(killed.pid, signal.SIGKILL)
+        killed.wait()
+    dead_run = json.loads(on_app(world, 0, "cat /var/lib/chat-api/deploy.lock"))["run_id"]
+    assert on_app(world, 0, "systemctl is-active chat-api@blue chat-api@green").split() == ["active", "active"]
+    assert len(nginx_upstream(world, 0)) == 2  # the new color has its share
+
+    proc = deploy(world, "1.2.0", extra={"backend_lock_stale_seconds": 3, "backend_lock_timeout": 30})
+    assert proc.returncode == 0, proc.stdout[-6000:]
+    assert re.search(r"Stop the new color of the unfinished rollout\] \*+\nchanged: ", proc.stdout), proc.stdout[-6000:]
+    assert steps_taken(proc) == [10, 50, 100]
+    assert_old_release_serves_alone(world, "1.2.0", "green")
+    for index in (0, 1):
+        entries = audit(world, index)
+        abandoned = [entry for entry in entries if entry.get("event") == "abandoned"]
+        assert abandoned and abandoned[-1]["run_id"] == dead_run, entries[-3:]
+        assert (entries[-1]["version"], entries[-1]["result"]) == ("1.2.0", "succeeded")
+        assert entries[-1]["recovered"]["run_id"] == dead_run

@@ -65,7 +65,8 @@ def samples(text):
     for family in text_string_to_metric_families(text):
         if family.name.startswith("textbook_deploy"):
             assert family.documentation, family.name
-            assert family.type == ("counter" if family.name == "textbook_deploy_runs" else "gauge"), family
+            counters = ("textbook_deploy_runs", "textbook_deploy_canary_verdicts")
+            assert family.type == ("counter" if family.name in counters else "gauge"), family
         for sample in family.samples:
             result[(sample.name, frozenset(sample.labels.items()))] = sample.value
     return result
@@ -462,3 +463,28 @@ def test_unreachable_pushgateway_and_grafana_only_warn(tmp_path):
     assert value(read_metrics(tmp_path), "textbook_deploy_runs_total", environment="staging",
                  playbook="deploy_backend", result="succeeded") == 1
     assert audit_lines(tmp_path)[-1]["result"] == "succeeded"
+
+
+def test_a_rollout_step_is_counted_and_annotated_as_it_ends(tmp_path, grafana):
+    """A canary step's verdict: the textbook_deploy_canary_verdicts_total counter and one Grafana annotation per
+    step, besides the run's own."""
+    env = {"TEXTBOOK_DEPLOY_METRICS_GRAFANA_URL": grafana.url, "TEXTBOOK_DEPLOY_METRICS_GRAFANA_TOKEN": grafana.token}
+    log = tmp_path / "upstream.log"
+    log.touch()
+    # nothing listens on the canary's port: its synthetic questions are refused, so the step fails on errors
+    step = {"name": "Judge the step", "textbook.deploy.canary_analysis": {
+        "log": str(log), "canary_port": free_port(), "window": 2, "percent": 10, "questions": ["What is a node?"],
+        "thresholds": {"min_requests": 5}}, "ignore_errors": True}
+    playbook = write_playbook(tmp_path, "deploy_backend", [step], {"deploy_environment": "staging"})
+    proc = run(tmp_path, playbook, env=env)
+    assert proc.returncode == 0, proc.stdout
+    metrics = read_metrics(tmp_path)
+    assert value(metrics, "textbook_deploy_canary_verdicts_total", environment="staging", playbook="deploy_backend",
+                 outcome="failed", metric="error-ratio") == 1
+    assert grafana.violations() == []
+    step_notes = [note for note in grafana.annotations() if "canary" in note["tags"]]
+    assert len(step_notes) == 1 and len(grafana.annotations()) == 2
+    note = step_notes[0]
+    assert note["tags"] == ["deploy", "canary", "staging", "failed"]
+    assert note["text"].startswith("localhost: 10 % step failed: error ratio 100.00 %"), note
+    assert note["time"] < note["timeEnd"]  # it spans the step's window

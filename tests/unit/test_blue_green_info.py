@@ -3,6 +3,7 @@
 The `unit` option's running detection needs a running systemd and is covered on real hosts; here only its
 validation is tested, so `running` is always [].
 """
+import json
 import os
 
 import pytest
@@ -158,3 +159,28 @@ def test_check_mode_reads_the_same_and_changes_nothing(tmp_path):
 def test_check_mode_on_a_missing_root(tmp_path):
     result = info(tmp_path / "nothing", check=True)
     assert result["changed"] is False and result["live"] == "" and result["installed"] == []
+
+
+def test_healthy_releases_come_from_the_audit_log_newest_first(tmp_path):
+    root = layout(tmp_path / "srv", {"1.1.0": 100, "1.2.0": 200})
+    log = tmp_path / "deploy.log"
+    lines = [{"event": "released", "version": "1.1.0", "action": "deploy", "result": "succeeded"},
+             {"event": "released", "version": "1.2.0", "action": "deploy", "result": "succeeded"},
+             {"event": "abandoned", "version": "1.3.0", "action": "deploy"},
+             {"event": "released", "version": "1.3.0", "action": "deploy", "result": "rolled_back"},
+             {"event": "released", "version": "1.1.0", "action": "rollback", "result": "succeeded"}]
+    log.write_text("\n".join(json.dumps(line) for line in lines) + "\nnot json\n")
+    result = info(root, audit_log=str(log))
+    assert result["healthy"] == ["1.1.0", "1.2.0"]
+    assert info(root, audit_log=str(tmp_path / "missing.log"))["healthy"] == []
+    assert info(root)["healthy"] == [] and info(root)["rollout"] is None
+
+
+def test_a_rollout_in_progress_is_read(tmp_path):
+    root = layout(tmp_path / "srv", {"1.1.0": 100})
+    state = tmp_path / "rollout.json"
+    record = {"run_id": "r1", "version": "1.2.0", "stable": "blue", "canary": "green"}
+    state.write_text(json.dumps(record))
+    assert info(root, rollout_state=str(state))["rollout"] == record
+    state.write_text("{half")
+    assert info(root, rollout_state=str(state))["rollout"] is None
