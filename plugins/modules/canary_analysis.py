@@ -15,8 +15,10 @@ description:
     color counts against the canary even though the reader got an answer. An answer of 5xx, or none (refused, timed
     out), is an error.
   - The canary fails when its error ratio (over every request) is above
-    C(max(max_error_ratio, error_ratio_factor x stable's)) or the p95 latency of its C(POST /api/chat) answers is above
-    C(min(slo_latency_ms, max(latency_factor x stable's p95, latency_floor_ms))). Without enough stable traffic in
+    C(max(max_error_ratio, error_ratio_factor x stable's)), or when the p95 latency of its C(POST /api/chat) answers
+    is above C(slo_latency_ms), or above C(max(latency_factor x stable's p95, latency_floor_ms)) with its median above
+    the same rule on the stable's median (a regression shows in the typical answer too; the two slowest answers of
+    twenty on a busy host are noise). Without enough stable traffic in
     the window (the canary takes all of it), O(baseline) stands for the stable.
   - A verdict needs C(min_requests) canary requests in the window. When real traffic asks too few questions, the
     module adds its own synthetic journey traffic (C(POST /api/chat) with O(questions)) straight to each color's port,
@@ -46,6 +48,8 @@ options:
   window:
     description:
       - Seconds of traffic the verdict is made from. At least V(1) (the resolution of the nginx log's analysis).
+      - A window whose canary had fewer than C(min_requests) requests goes on until it has them, up to three times
+        O(window); then a threshold the requests it had already break fails it, or it is C(inconclusive).
     type: float
     default: 10
   thresholds:
@@ -168,6 +172,7 @@ from ansible_collections.textbook.deploy.plugins.module_utils.deploy_lock import
 from ansible_collections.textbook.deploy.plugins.module_utils.journey import CHAT_PATH, Http
 
 POLL_SECONDS = 0.25
+EXTENSION = 3
 HEARTBEAT_SECONDS = 5.0
 SYNTHETIC_TIMEOUT = 5.0
 
@@ -265,9 +270,10 @@ def analyse(params, thresholds, tail):
             for port, sender in senders.items():
                 asked = sum(1 for sample in logged.get(port, []) if sample[2])
                 sender.wanted = max(0, int(due) + 1 - asked)
-            over = elapsed >= params["window"]
-            result = judge(params, thresholds, logged, senders, final=over)
-            if result[0] == "failed" or over:
+            # a window with too few requests to judge goes on, up to EXTENSION times its length
+            over, last_chance = elapsed >= params["window"], elapsed >= EXTENSION * params["window"]
+            result = judge(params, thresholds, logged, senders, final=last_chance)
+            if result[0] == "failed" or (over and result[0] == "passed") or last_chance:
                 return result + (round(elapsed, 3),)
             if params["lock"] and time.monotonic() - last_beat >= HEARTBEAT_SECONDS:
                 refresh_heartbeat(params["lock"], params["run_id"])

@@ -26,7 +26,10 @@ PREFIX, SUBNET = "tbd", "10.79.0"  # neither the demo's hosts nor tests/sandbox/
 DEPLOY = ROOT / "playbooks" / "deploy_backend.yml"
 ROLLBACK = ROOT / "playbooks" / "rollback_backend.yml"
 SETTINGS = {"backend_gate_interval": 0.3, "backend_gate_timeout": 30, "backend_canary_window": 3,
-            "backend_watch_seconds": 4, "backend_drain_seconds": 1, "backend_lock_timeout": 2}
+            "backend_watch_seconds": 4, "backend_drain_seconds": 1, "backend_lock_timeout": 2,
+            # the sandbox's hosts share two cores with the other tests: answers are slow now and then, and an SLO
+            # is not what these tests judge (the release against the stable one is)
+            "backend_canary_thresholds": {"slo_latency_ms": 5000}}
 BAD = {"1.3.0": never_ready, "1.4.0": crashes_after_start, "1.5.0": chat_fails, "1.6.0": chat_fails_sometimes,
        "1.7.0": chat_slow}
 

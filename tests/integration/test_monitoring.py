@@ -28,7 +28,8 @@ DEPLOY = ROOT / "playbooks" / "deploy_backend.yml"
 HARDEN = ROOT / "playbooks" / "harden.yml"
 MONITORING = ROOT / "playbooks" / "monitoring.yml"
 SETTINGS = {"backend_gate_interval": 0.3, "backend_gate_timeout": 30, "backend_watch_seconds": 2,
-            "backend_drain_seconds": 1, "backend_lock_timeout": 2, "backend_canary_window": 2}
+            "backend_drain_seconds": 1, "backend_lock_timeout": 2, "backend_canary_window": 2,
+            "backend_canary_thresholds": {"slo_latency_ms": 5000}}
 TOKEN = "whsec_monitoringTestToken_0123456789abcdef"  # in the webhook URLs: must never be shown
 SITE_VERSION = "2.0.0"
 CONFIGS = "/etc/prometheus/prometheus.yml /etc/prometheus/rules/textbook.yml /etc/prometheus/alertmanager.yml " \

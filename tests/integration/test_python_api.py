@@ -23,7 +23,8 @@ from test_setup_ci_cd import WORKFLOWS, git, world  # noqa: F401 (fixture)
 
 PREFIX, SUBNET = "tbp", "10.84.0"  # no other test uses them
 BACKEND_SETTINGS = {"backend_gate_interval": 0.3, "backend_gate_timeout": 30, "backend_watch_seconds": 3,
-                    "backend_drain_seconds": 1, "backend_lock_timeout": 2, "backend_canary_window": 2}
+                    "backend_drain_seconds": 1, "backend_lock_timeout": 2, "backend_canary_window": 2,
+                    "backend_canary_thresholds": {"slo_latency_ms": 5000}}
 
 
 def kept_text(directory):

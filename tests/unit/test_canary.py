@@ -9,16 +9,18 @@ THRESHOLDS = dict(canary.DEFAULT_THRESHOLDS)
 PORTS = {"blue": 8001, "green": 8002}
 
 
-def numbers(requests, errors=0, p95_ms=20.0, chat_requests=None):
+def numbers(requests, errors=0, p95_ms=20.0, chat_requests=None, p50_ms=None):
     return dict(requests=requests, errors=errors, error_ratio=round(errors / float(requests), 4) if requests else None,
-                chat_requests=requests if chat_requests is None else chat_requests, p95_ms=p95_ms)
+                chat_requests=requests if chat_requests is None else chat_requests, p95_ms=p95_ms,
+                p50_ms=p95_ms if p50_ms is None else p50_ms)
 
 
 def test_summarise_counts_errors_over_all_and_latency_over_the_main_endpoint():
     samples = [(False, 5.0, False)] * 80 + [(True, 1.0, False)] * 2 + [(False, float(ms), True) for ms in range(1, 21)]
     summary = canary.summarise(samples)
-    assert summary == dict(requests=102, errors=2, error_ratio=0.0196, chat_requests=20, p95_ms=19.0)
-    assert canary.summarise([]) == dict(requests=0, errors=0, error_ratio=None, chat_requests=0, p95_ms=None)
+    assert summary == dict(requests=102, errors=2, error_ratio=0.0196, chat_requests=20, p50_ms=10.0, p95_ms=19.0)
+    assert canary.summarise([]) == dict(requests=0, errors=0, error_ratio=None, chat_requests=0, p50_ms=None,
+                                        p95_ms=None)
 
 
 def test_percentile_is_nearest_rank():
@@ -62,8 +64,21 @@ def test_latency_is_compared_with_the_stable_above_a_floor_and_capped_by_the_slo
     assert canary.limits(numbers(500, p95_ms=900.0), THRESHOLDS)["p95_ms"] == 1000.0
 
 
+def test_a_slow_tail_alone_is_noise_unless_it_breaks_the_slo():
+    """Two slow answers of twenty on a busy host move the p95, not the median: no regression. A slower median with
+    it is one, and a p95 above the SLO's latency is one whatever the median."""
+    stable = numbers(20, p95_ms=521.0, p50_ms=300.0)
+    noisy = numbers(20, p95_ms=900.0, p50_ms=310.0)
+    assert canary.verdict(noisy, stable, THRESHOLDS)[0] == "passed"
+    slow = numbers(20, p95_ms=900.0, p50_ms=820.0)
+    outcome, metric, detail = canary.verdict(slow, stable, THRESHOLDS)
+    assert (outcome, metric) == ("failed", "latency-p95") and "median 820 ms above 450 ms" in detail
+    over_slo = numbers(20, p95_ms=1200.0, p50_ms=310.0)
+    assert canary.verdict(over_slo, stable, THRESHOLDS)[1] == "latency-p95"
+
+
 def test_without_a_stable_the_canary_is_held_to_the_absolute_limits():
-    assert canary.limits(None, THRESHOLDS) == {"error_ratio": 0.01, "p95_ms": 1000.0}
+    assert canary.limits(None, THRESHOLDS) == {"error_ratio": 0.01, "p95_ms": 1000.0, "p50_ms": 1000.0}
     assert canary.verdict(numbers(30, 1, 900.0), None, THRESHOLDS)[0] == "failed"  # 3.3 % errors
     assert canary.verdict(numbers(30, 0, 900.0), numbers(0), THRESHOLDS)[0] == "passed"
 
