@@ -22,8 +22,9 @@ description:
     the window (the canary takes all of it), O(baseline) stands for the stable.
   - A verdict needs C(min_requests) canary requests in the window. When real traffic asks too few questions, the
     module adds its own synthetic journey traffic (C(POST /api/chat) with O(questions)) straight to each color's port,
-    paced to reach C(min_requests) questions per color within the window, so a quiet environment gets a verdict rather than a pass by default. Without
-    O(questions), too little traffic fails as C(inconclusive).
+    paced to reach C(min_requests) questions per color by half the window and to go on at that pace to its end, so a
+    quiet environment gets a verdict rather than a pass by default. Without O(questions), too little traffic fails as
+    C(inconclusive).
   - The window stops early, failing, as soon as the canary has the minimum number of requests and fails a threshold.
   - Needs only the Python standard library on the target host.
 author:
@@ -265,8 +266,9 @@ def analyse(params, thresholds, tail):
             tail.read()
             logged = canary.samples_by_port(tail.lines)
             # each color should have the minimum of questions by half the window (so its latency is judged, with
-            # time to spare on a busy host); synthetic traffic makes up the shortfall
-            due = thresholds["min_requests"] * min(1.0, elapsed / (0.5 * params["window"]))
+            # time to spare on a busy host), and go on at that pace to its end (a release failing late in the window
+            # is seen); synthetic traffic makes up the shortfall
+            due = thresholds["min_requests"] * elapsed / (0.5 * params["window"])
             for port, sender in senders.items():
                 asked = sum(1 for sample in logged.get(port, []) if sample[2])
                 sender.wanted = max(0, int(due) + 1 - asked)

@@ -137,8 +137,8 @@ def test_a_quiet_environment_gets_a_verdict_from_synthetic_traffic(tmp_path, col
     assert {question for question, _agent, _origin in canary.asked} == {"What is a node?", "What is a topic?"}
     assert {(agent, origin) for _question, agent, origin in canary.asked} == {
         ("textbook-deploy-canary", "https://owner.github.io")}
-    # paced to the minimum, not a flood
-    assert len(canary.asked) <= 30
+    # paced: the minimum by half the window, then on at that pace (twice the minimum in all), not a flood
+    assert 10 <= len(canary.asked) <= 30
 
 
 def test_synthetic_traffic_finds_a_broken_canary(tmp_path, colors):
@@ -187,3 +187,14 @@ def test_bad_options_fail_before_any_request(tmp_path, args, message):
 def test_check_mode_analyses_nothing(tmp_path):
     result = run_module(MODULE, dict(log=str(tmp_path / "none.log"), canary_port=CANARY, window=30), check=True)
     assert result["skipped"] is True and result["changed"] is False and "outcome" not in result
+
+
+def test_synthetic_traffic_goes_on_to_the_end_of_the_window(tmp_path, colors):
+    """A canary that breaks after the minimum was reached is still seen: the questions go on at the same pace."""
+    stable, canary = colors
+    log = tmp_path / "upstream.log"
+    log.touch()
+    threading.Timer(2.5, setattr, [canary, "status", 500]).start()  # breaks in the second half of a 4 s window
+    result = analyse(log, stable_port=stable.server_address[1], canary_port=canary.server_address[1],
+                     questions=["What is a node?"], window=4)
+    assert (result["outcome"], result["metric"]) == ("failed", "error-ratio"), result
