@@ -4,7 +4,8 @@
 """The backend's progressive rollout as data for its templates and checks: the app host's nginx upstream for a
 traffic share, and the problems of the rollout's settings (plugins/module_utils/canary.py has the rules)."""
 
-from ansible_collections.textbook.deploy.plugins.module_utils.canary import step_errors, threshold_errors, weights
+from ansible_collections.textbook.deploy.plugins.module_utils.canary import (
+    step_errors, threshold_errors, weights, window_errors)
 
 
 def upstream_servers(ports, stable, canary="", percent=0):
@@ -27,13 +28,7 @@ def rollout_errors(steps, window, thresholds, final_window=None):
     """Every problem of the rollout settings, each naming its variable and the fix ([] when they are fine)."""
     problems = step_errors(steps, window)
     if final_window is not None:
-        try:
-            negative = float(final_window) < 0
-        except (TypeError, ValueError):
-            negative, final_window = True, -1
-        if negative or 0 < float(final_window) < 1:
-            problems.append("backend_watch_seconds must be 0 (the last step is not watched) or at least 1 s, got %r"
-                            % (final_window,))
+        problems.extend(window_errors(final_window, "backend_watch_seconds", may_be_off=True))
     if not isinstance(thresholds, dict):
         return problems + ["backend_canary_thresholds must be a mapping of threshold names to numbers"]
     return problems + threshold_errors(thresholds)

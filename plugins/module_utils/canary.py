@@ -92,8 +92,7 @@ def verdict(canary, stable, thresholds, final=True):
     bounds = limits(stable, thresholds)
     enough = canary["requests"] >= thresholds["min_requests"]
     if not enough and not (final and canary["requests"]):
-        return ("inconclusive", "request-count", "the canary had %d requests, fewer than the %d a verdict needs"
-                % (canary["requests"], thresholds["min_requests"]))
+        return _too_few(canary, thresholds)
     few = "" if enough else " (over only %d requests)" % canary["requests"]
     if canary["error_ratio"] > bounds["error_ratio"]:
         return ("failed", "error-ratio", "error ratio %.2f %% (%d of %d) is above the limit of %.2f %%%s%s"
@@ -104,12 +103,16 @@ def verdict(canary, stable, thresholds, final=True):
                 "%.0f ms%s%s" % (canary["p95_ms"], bounds["p95_ms"], canary.get("p50_ms") or 0, bounds["p50_ms"],
                                  _stable_note(stable, "p95_ms"), few))
     if not enough:
-        return ("inconclusive", "request-count", "the canary had %d requests, fewer than the %d a verdict needs"
-                % (canary["requests"], thresholds["min_requests"]))
+        return _too_few(canary, thresholds)
     latency = ("p95 %.0f ms (limit %.0f ms)" % (canary["p95_ms"], bounds["p95_ms"]) if canary["p95_ms"] is not None
                else "no question asked, so no latency")
     return ("passed", None, "error ratio %.2f %% (limit %.2f %%), %s over %d requests"
             % (100 * canary["error_ratio"], 100 * bounds["error_ratio"], latency, canary["requests"]))
+
+
+def _too_few(canary, thresholds):
+    return ("inconclusive", "request-count", "the canary had %d requests, fewer than the %d a verdict needs"
+            % (canary["requests"], thresholds["min_requests"]))
 
 
 def _stable_note(stable, field):
@@ -146,14 +149,20 @@ def step_errors(steps, window, option="backend_canary_steps", window_option="bac
         problems.append("%s must rise step by step, got %r" % (option, list(steps)))
     if numbers[-1] != 100:
         problems.append("%s must end at 100 (the release takes all the traffic), got %r" % (option, list(steps)))
-    try:
-        too_short = float(window) < LOG_RESOLUTION_SECONDS
-    except (TypeError, ValueError):
-        too_short = True
-    if too_short:
-        problems.append("%s must be at least %.0f s (the resolution of the nginx log it is measured from), got %r"
-                        % (window_option, LOG_RESOLUTION_SECONDS, window))
+    problems.extend(window_errors(window, window_option))
     return problems
+
+
+def window_errors(window, option, may_be_off=False):
+    """A message for a window shorter than the nginx log's resolution (with may_be_off, 0 turns it off)."""
+    try:
+        seconds = float(window)
+    except (TypeError, ValueError):
+        seconds = None
+    if seconds is not None and (seconds >= LOG_RESOLUTION_SECONDS or (may_be_off and seconds == 0)):
+        return []
+    return ["%s must be %sat least %.0f s (the resolution of the nginx log it is measured from), got %r"
+            % (option, "0 (not watched) or " if may_be_off else "", LOG_RESOLUTION_SECONDS, window)]
 
 
 def threshold_errors(thresholds, option="backend_canary_thresholds"):

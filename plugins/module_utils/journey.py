@@ -49,6 +49,20 @@ class Http:
         return status, lowered, content, _ms(started)
 
 
+def question_entries(items):
+    """([{question, expect_url}], None) of a list of question strings or dicts with a 'question' (and optionally
+    'expect_url'), or (None, message naming the first bad entry)."""
+    questions = []
+    for number, item in enumerate(items, 1):
+        if isinstance(item, str):
+            item = {"question": item}
+        if not isinstance(item, dict) or not str(item.get("question") or "").strip():
+            return None, ("questions[%d] must be a question string or a dict with a non-empty 'question' (and "
+                          "optionally 'expect_url'), got %r." % (number, item))
+        questions.append({"question": str(item["question"]).strip(), "expect_url": item.get("expect_url")})
+    return questions, None
+
+
 def _ms(started):
     return int(round((time.monotonic() - started) * 1000))
 

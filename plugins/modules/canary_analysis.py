@@ -170,7 +170,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.textbook.deploy.plugins.module_utils import canary
 from ansible_collections.textbook.deploy.plugins.module_utils.deploy_lock import refresh_heartbeat
-from ansible_collections.textbook.deploy.plugins.module_utils.journey import CHAT_PATH, Http
+from ansible_collections.textbook.deploy.plugins.module_utils.journey import CHAT_PATH, Http, question_entries
 
 POLL_SECONDS = 0.25
 EXTENSION = 3
@@ -179,10 +179,11 @@ SYNTHETIC_TIMEOUT = 5.0
 
 
 class LogTail:
-    """The lines appended to a log since the window started; follows a rotation (a new file at the path)."""
+    """The samples of the lines appended to a log since the window started ({port: [(failed, ms, main)]}), each line
+    parsed once as it comes; follows a rotation (a new file at the path)."""
 
     def __init__(self, path):
-        self.path, self.pending, self.lines = path, b"", []
+        self.path, self.pending, self.samples = path, b"", {}
         self.inode, self.offset = self._stat()
 
     def _stat(self):
@@ -203,7 +204,9 @@ class LogTail:
             chunk = handle.read()
         self.offset += len(chunk)
         *complete, self.pending = (self.pending + chunk).split(b"\n")
-        self.lines.extend(line.decode("utf-8", "replace") for line in complete)
+        lines = [line.decode("utf-8", "replace") for line in complete]
+        for port, found in canary.samples_by_port(lines).items():
+            self.samples.setdefault(port, []).extend(found)
 
 
 class Synthetic:
@@ -264,7 +267,7 @@ def analyse(params, thresholds, tail):
             time.sleep(POLL_SECONDS)
             elapsed = time.monotonic() - started
             tail.read()
-            logged = canary.samples_by_port(tail.lines)
+            logged = tail.samples
             # each color should have the minimum of questions by half the window (so its latency is judged, with
             # time to spare on a busy host), and go on at that pace to its end (a release failing late in the window
             # is seen); synthetic traffic makes up the shortfall
@@ -306,14 +309,10 @@ def checked_thresholds(module):
 
 
 def question_texts(module):
-    texts = []
-    for number, item in enumerate(module.params["questions"], 1):
-        text = item.get("question") if isinstance(item, dict) else item
-        if not isinstance(text, str) or not text.strip():
-            module.fail_json(msg="questions[%d] must be a question string or a dict with a non-empty 'question', "
-                                 "got %r." % (number, item))
-        texts.append(text.strip())
-    return texts
+    questions, problem = question_entries(module.params["questions"])
+    if problem:
+        module.fail_json(msg=problem)
+    return [entry["question"] for entry in questions]
 
 
 def check_options(module):

@@ -141,21 +141,16 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.textbook.deploy.plugins.module_utils.journey import Http, run_journey
+from ansible_collections.textbook.deploy.plugins.module_utils.journey import Http, question_entries, run_journey
 
 HTTP_URL = ("http://", "https://")
 
 
 def normalised_questions(module):
     """[{question, expect_url}]; fails before any request on an empty list or a malformed entry."""
-    questions = []
-    for number, item in enumerate(module.params["questions"], 1):
-        if isinstance(item, str):
-            item = {"question": item}
-        if not isinstance(item, dict) or not str(item.get("question") or "").strip():
-            module.fail_json(msg="questions[%d] must be a question string or a dict with a non-empty 'question' "
-                                 "(and optionally 'expect_url'), got %r." % (number, item))
-        questions.append({"question": str(item["question"]).strip(), "expect_url": item.get("expect_url")})
+    questions, problem = question_entries(module.params["questions"])
+    if problem:
+        module.fail_json(msg=problem)
     if not questions:
         module.fail_json(msg="questions is empty: give the journey at least one known question of the textbook "
                              "(the content stage's content_index.questions are the default).")
