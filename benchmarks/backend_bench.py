@@ -131,16 +131,18 @@ BUILD_PLAYBOOK = """\
 
 
 def cpu_times():
-    """(busy, total) jiffies of the whole machine, and this process's CPU seconds (the load generator's)."""
+    """(busy, total, steal) jiffies of the whole machine, and this process's CPU seconds (the load generator's)."""
     with open("/proc/stat") as handle:
         fields = [int(value) for value in handle.readline().split()[1:9]]
-    return sum(fields) - fields[3] - fields[4], sum(fields), sum(os.times()[:2])
+    return sum(fields) - fields[3] - fields[4], sum(fields), fields[7], sum(os.times()[:2])
 
 
 def cpu_between(first, second):
-    """Machine CPU busy in % of all cores, and this process's CPU in % of one core."""
-    busy, total = second[0] - first[0], second[1] - first[1]
-    return 100.0 * busy / max(total, 1), 100.0 * (second[2] - first[2]) / max(total / os.cpu_count() / 100.0, 1e-9)
+    """Machine CPU busy in % of all cores (steal included), the hypervisor's steal alone in % of all cores, and this
+    process's CPU in % of one core."""
+    busy, total, steal = (second[index] - first[index] for index in range(3))
+    own = 100.0 * (second[3] - first[3]) / max(total / os.cpu_count() / 100.0, 1e-9)
+    return 100.0 * busy / max(total, 1), 100.0 * steal / max(total, 1), own
 
 
 # --- reading a run ----------------------------------------------------------------------------------------------
@@ -378,11 +380,10 @@ def main():
                 serves = max(before["versions"], key=before["versions"].get) if before["versions"] else None
                 figures["serves"] = serves
             figures["alone"] = figures["alone"] and set(after["versions"]) == {serves}
-            notes.append("%s: machine CPU busy %.0f %% of %d cores before (this process, the load generator: %.0f %% "
-                         "of a core), %.0f %% during (%.0f %%)" % (
-                             label, cpu_between(cpu_start, cpu_before)[0], os.cpu_count(),
-                             cpu_between(cpu_start, cpu_before)[1], cpu_between(cpu_before, cpu_during)[0],
-                             cpu_between(cpu_before, cpu_during)[1]))
+            before_cpu, during_cpu = cpu_between(cpu_start, cpu_before), cpu_between(cpu_before, cpu_during)
+            notes.append("%s: machine CPU busy %.0f %% of %d cores before, of which the hypervisor's steal %.0f %% "
+                         "(this process, the load generator: %.0f %% of a core), %.0f %% during, steal %.0f %% (%.0f %%)"
+                         % ((label, before_cpu[0], os.cpu_count()) + before_cpu[1:] + during_cpu))
             notes.append("%s: versions answering: %s (playbook ended at %+.2f s)" % (
                 label, version_moments(run, load.window(run.start - 1, run.end + AFTER)), run.seconds))
             notes.append("%s: achieved %.0f req/s (%s); send lag p99 before %.0f ms, during %.0f ms; slowest request "

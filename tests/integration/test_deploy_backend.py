@@ -113,14 +113,17 @@ def test_first_deploy_serves_the_release_through_the_load_balancer(world):
                                            "PrivateTmp=yes"}
         assert on_app(world, index, "ps -o user= -C uvicorn | sort -u") == "chat-api"
         assert on_app(world, index, "stat -c '%a %U' /etc/chat-api/chat-api.env") == "600 root"
-        # installed from the wheelhouse alone: pip had no index to ask
-        assert on_app(world, index, "ls /opt/chat-api/releases/1.1.0/wheelhouse | grep -c whl") != "0"
-        # with the dependency versions the service is tested with (its constraints.txt)
-        assert on_app(world, index, "ls /opt/chat-api/releases/1.1.0/wheelhouse | grep -c '^fastapi-%s-'"
+        # installed from the wheelhouse alone, into a venv without pip (nothing there could ask an index), with the
+        # dependency versions the service is tested with (its constraints.txt), and marked complete
+        release = "/opt/chat-api/releases/1.1.0"
+        assert on_app(world, index, f"ls {release}/wheels | grep -c '^fastapi-%s-'" % pinned("fastapi")) == "1"
+        assert on_app(world, index, f"ls {release}/venv/lib/python3*/site-packages | grep -c '^fastapi-%s.dist-info$'"
                       % pinned("fastapi")) == "1"
+        assert on_app(world, index, f"ls {release}/venv/bin | grep -c '^pip'; true") == "0"
+        assert on_app(world, index, f"test -e {release}/venv/.complete && echo complete") == "complete"
         entry = audit(world, index)[-1]
         assert (entry["action"], entry["version"], entry["result"]) == ("deploy", "1.1.0", "succeeded")
-    assert (world.wheelhouses / "textbook-chat-api-1.1.0.tar").exists()
+    assert (world.wheelhouses / "textbook-chat-api-1.1.0.wheelhouse.tar").exists()
 
 
 def test_rerun_changes_nothing(world):
