@@ -42,7 +42,7 @@ start to 5 s after its end (its "window"), in % of the window's requests; the ve
 answers of those last 5 s. Failed requests are grouped in bursts and attributed to the task running when they were
 sent (every output line of ansible-playbook is timestamped on arrival). The time to abort is from the playbook's
 start to the start of the first task taking the new color out that ran (ABORT_TASKS): after a failed canary step
-"Take the new color out of every host's traffic at once when a host failed the step" where the role has that task,
+"Take the new color out of every host's traffic at once when a host failed a step" where the role has that task,
 else "Switch every host back when one host failed a step" (activate.yml; its revert.yml reloads nginx in "Point nginx
 back at the old color"); after a failed gate or smoke test (the new color never had traffic) "Take the new color down
 on every host when one host failed its gate or smoke test". Printed beside it: when the first nginx reload taking the
@@ -108,11 +108,11 @@ BAD = [("1.3.0", never_ready, "never ready", 0.0),
 # the tasks that take the new color out of traffic: after a failed canary step (the first name is the role's task
 # of that job in canary_step.yml where it has one; else activate.yml's switch back, whose nginx task follows), after a
 # failed gate or smoke test (the new color had no traffic yet)
-ABORT_TASKS = ("Take the new color out of every host's traffic at once when a host failed the step",
+ABORT_TASKS = ("Take the new color out of every host's traffic at once when a host failed a step",
                "Switch every host back when one host failed a step",
                "Take the new color down on every host when one host failed its gate or smoke test")
 # the nginx reloads that end a failed step's traffic to the new color
-OUT_TASKS = ("Take the new color out of every host's traffic at once when a host failed the step",
+OUT_TASKS = ("Take the new color out of every host's traffic at once when a host failed a step",
              "Point nginx back at the old color")
 UPGRADE_TARGET, ROLLBACK_TARGET = 60.0, 10.0
 
