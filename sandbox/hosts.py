@@ -22,10 +22,10 @@ from pathlib import Path
 
 SUITE = "bookworm"
 # What the roles expect to find installed: hosts have no package mirror of their own (apt tasks on them are no-ops
-# that check the package is there). nginx is the backend's, nftables and python3-cryptography
+# that check the package is there). nginx is the backend's, ca-certificates, nftables and python3-cryptography
 # (community.crypto's modules; its cffi backend named because debootstrap does not resolve virtual packages) the
 # security role's, the prometheus* packages the monitoring role's; the base is rebuilt when this changes.
-PACKAGES = "systemd,systemd-sysv,dbus,openssh-server,python3,python3-apt,sudo,iproute2,nginx,procps,python3-cryptography,python3-cffi-backend,nftables,prometheus,prometheus-alertmanager,prometheus-blackbox-exporter,prometheus-node-exporter"
+PACKAGES = "systemd,systemd-sysv,dbus,openssh-server,python3,python3-apt,sudo,iproute2,nginx,procps,ca-certificates,python3-cryptography,python3-cffi-backend,nftables,prometheus,prometheus-alertmanager,prometheus-blackbox-exporter,prometheus-node-exporter"
 NSPAWN_RUN = "/run/systemd/nspawn"  # systemd-nspawn wants it; without systemd as PID 1 nobody else makes it
 
 
