@@ -91,29 +91,10 @@ reloaded:
 
 import os
 import re
-import stat
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_text
-
-
-def read_file(path):
-    """The file's bytes and permissions, or (None, None) when there is no file."""
-    try:
-        with open(path, "rb") as handle:
-            return handle.read(), stat.S_IMODE(os.fstat(handle.fileno()).st_mode)
-    except FileNotFoundError:
-        return None, None
-
-
-def write_atomically(module, path, content, mode):
-    descriptor, temporary = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".nginx_site.")
-    with os.fdopen(descriptor, "wb") as handle:
-        handle.write(content)
-    os.chmod(temporary, mode)
-    module.atomic_move(temporary, path, unsafe_writes=False)
-    os.chmod(path, mode)  # atomic_move keeps the mode of a file it replaces
+from ansible_collections.textbook.deploy.plugins.module_utils.files import read_file, write_atomically
 
 
 def put_back(module, path, previous, previous_mode):

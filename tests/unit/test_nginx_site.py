@@ -52,7 +52,7 @@ class Site:
         return stat.S_IMODE(os.stat(self.path).st_mode)
 
     def leftovers(self):
-        return [name for name in os.listdir(self.dir) if name.startswith(".nginx_site.")]
+        return [name for name in os.listdir(self.dir) if name.startswith(".chat-api.conf.")]
 
     def existing(self, content, mode=0o644):
         """A file as an earlier deploy left it (bytes exactly as given)."""
