@@ -88,7 +88,8 @@ def verdict(canary, stable, thresholds, final=True):
 
     metric names what decided: 'request-count', 'error-ratio' or 'latency-p95'. With fewer than min_requests, a
     window that is over (final) still fails on a threshold the requests it had already break (a release too slow
-    to answer enough questions in the window); before that, too few requests are no verdict yet."""
+    to answer enough questions in the window); before that, too few requests are no verdict yet, and neither is a
+    latency over fewer than min_requests questions (an error ratio over enough requests may fail a window early)."""
     bounds = limits(stable, thresholds)
     enough = canary["requests"] >= thresholds["min_requests"]
     if not enough and not (final and canary["requests"]):
@@ -99,6 +100,11 @@ def verdict(canary, stable, thresholds, final=True):
                 % (100 * canary["error_ratio"], canary["errors"], canary["requests"], 100 * bounds["error_ratio"],
                    _stable_note(stable, "error_ratio"), few))
     if slower(canary, bounds, thresholds["slo_latency_ms"]):
+        asked = canary.get("chat_requests") or 0
+        if not final and asked < thresholds["min_requests"]:
+            # a p95 over a handful of answers is their slowest one (a new color's first, cold answers): wait for more
+            return ("inconclusive", "request-count", "the canary's latency is judged over %d questions, fewer than "
+                    "the %d a latency verdict needs" % (asked, thresholds["min_requests"]))
         return ("failed", "latency-p95", "p95 latency %.0f ms is above the limit of %.0f ms, median %.0f ms above "
                 "%.0f ms%s%s" % (canary["p95_ms"], bounds["p95_ms"], canary.get("p50_ms") or 0, bounds["p50_ms"],
                                  _stable_note(stable, "p95_ms"), few))

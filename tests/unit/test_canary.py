@@ -174,6 +174,20 @@ def test_a_window_that_is_over_fails_a_release_too_slow_to_reach_the_minimum():
     assert canary.verdict(numbers(0), numbers(300), THRESHOLDS, final=True)[0] == "inconclusive"
 
 
+def test_latency_over_too_few_questions_waits_for_more_until_the_window_is_over():
+    """Seen under load: a good release's 10 % step failed 1.9 s into its window on the p95 of 6 questions (its
+    first, cold answers). Errors over enough requests still fail at once."""
+    cold = numbers(22, 0, 888.0, chat_requests=6, p50_ms=663.0)
+    stable = numbers(156, 0, 183.0, chat_requests=35, p50_ms=89.0)
+    outcome, metric, detail = canary.verdict(cold, stable, THRESHOLDS, final=False)
+    assert (outcome, metric) == ("inconclusive", "request-count") and "over 6 questions, fewer than the 20" in detail
+    assert canary.verdict(cold, stable, THRESHOLDS, final=True)[:2] == ("failed", "latency-p95")
+    slow_enough = numbers(40, 0, 888.0, chat_requests=20, p50_ms=663.0)
+    assert canary.verdict(slow_enough, stable, THRESHOLDS, final=False)[:2] == ("failed", "latency-p95")
+    failing = numbers(22, 3, 888.0, chat_requests=6, p50_ms=663.0)
+    assert canary.verdict(failing, stable, THRESHOLDS, final=False)[:2] == ("failed", "error-ratio")
+
+
 def test_audit_details_carry_only_what_there_is():
     assert audit_details([], None) == {}
     step = {"percent": 10, "outcome": "passed"}
