@@ -25,7 +25,9 @@ description:
     paced to reach C(min_requests) questions per color by half the window and to go on at that pace to its end, so a
     quiet environment gets a verdict rather than a pass by default. Without O(questions), too little traffic fails as
     C(inconclusive).
-  - The window stops early, failing, as soon as the canary has the minimum number of requests and fails a threshold.
+  - The window stops early, failing, as soon as the canary has the minimum number of requests and fails a threshold;
+    on latency only once it has also answered C(min_requests) questions (a p95 over a few answers is the slowest of a
+    new color's first ones).
   - Needs only the Python standard library on the target host.
 author:
   - textbook.deploy maintainers (!UNKNOWN)
