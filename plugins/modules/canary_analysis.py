@@ -25,6 +25,10 @@ description:
     paced to reach C(min_requests) questions per color by half the window and to go on at that pace to its end, so a
     quiet environment gets a verdict rather than a pass by default. Without O(questions), too little traffic fails as
     C(inconclusive).
+  - The stable gets as many synthetic questions as the canary, and the two latencies are always timed the same way,
+    from nginx's log once the canary has answered C(min_requests) real questions, else from this module's own
+    questions to both colors (timed by the module, which on a busy host waits for the CPU too, so never compared
+    with nginx's timing).
   - The window stops early, failing, as soon as the canary has the minimum number of requests and fails a threshold;
     on latency only once it has also answered C(min_requests) questions (a p95 over a few answers is the slowest of a
     new color's first ones).
@@ -137,16 +141,20 @@ detail:
   sample: error ratio 31.00 % (31 of 100) is above the limit of 1.00 % (stable 0.00 % over 900 requests)
 canary:
   description:
-    - The canary's numbers over the window; C(chat_requests) of them asked C(POST /api/chat) (the p95 is theirs),
-      C(synthetic) were sent by this module.
+    - The canary's numbers over the window; C(synthetic) of them were sent by this module. The latency (C(p50_ms),
+      C(p95_ms)) is that of C(chat_requests) C(POST /api/chat) requests timed the same way for both colors,
+      C(latency_from) being V(log) (nginx's timing of real traffic) or V(synthetic) (this module's timing of its own
+      questions, until the canary has answered C(min_requests) real ones).
   returned: unless check mode
   type: dict
-  sample: {"requests": 100, "errors": 31, "error_ratio": 0.31, "chat_requests": 20, "p95_ms": 21.0, "synthetic": 0}
+  sample: {"requests": 100, "errors": 31, "error_ratio": 0.31, "chat_requests": 20, "p95_ms": 21.0, "synthetic": 0,
+           "latency_from": "log"}
 stable:
   description: The stable's numbers over the window (the same keys as RV(canary)).
   returned: unless check mode
   type: dict
-  sample: {"requests": 900, "errors": 0, "error_ratio": 0.0, "chat_requests": 180, "p95_ms": 19.0, "synthetic": 0}
+  sample: {"requests": 900, "errors": 0, "error_ratio": 0.0, "chat_requests": 180, "p95_ms": 19.0, "synthetic": 0,
+           "latency_from": "log"}
 limits:
   description: The limits the canary was held to.
   returned: unless check mode
@@ -250,10 +258,23 @@ class Synthetic:
             self.samples.append((status is None or status >= 500, float(ms), True))
 
 
-def numbers(logged, synthetic):
-    summary = canary.summarise(logged + (synthetic.samples if synthetic else []))
-    summary["synthetic"] = len(synthetic.samples) if synthetic else 0
+def numbers(logged, synthetic, latency_from):
+    """A color's numbers: requests and errors over all its samples; its latency from one instrument for both colors,
+    latency_from: 'log' (nginx's timing of real traffic) or 'synthetic' (this module's own timing of its questions,
+    which on a busy host includes the module's wait for the CPU: never compared with nginx's)."""
+    own = synthetic.samples if synthetic else []
+    summary = canary.summarise(logged + own)
+    timed = canary.summarise(logged if latency_from == "log" else own)
+    summary.update(chat_requests=timed["chat_requests"], p50_ms=timed["p50_ms"], p95_ms=timed["p95_ms"],
+                   synthetic=len(own), latency_from=latency_from)
     return summary
+
+
+def latency_source(logged, canary_port, senders, thresholds):
+    """'log' once the canary answered the minimum of real questions (or there is no synthetic traffic), else
+    'synthetic'."""
+    asked = sum(1 for sample in logged.get(canary_port, []) if sample[2])
+    return "log" if asked >= thresholds["min_requests"] or canary_port not in senders else "synthetic"
 
 
 def analyse(params, thresholds, tail):
@@ -273,9 +294,10 @@ def analyse(params, thresholds, tail):
             # each color should have the minimum of questions by half the window (so its latency is judged, with
             # time to spare on a busy host), and go on at that pace to its end (a release failing late in the window
             # is seen); synthetic traffic makes up the shortfall
+            # (the stable gets as many as the canary, so that both latencies can be timed the same way)
             due = thresholds["min_requests"] * elapsed / (0.5 * params["window"])
-            for port, sender in senders.items():
-                asked = sum(1 for sample in logged.get(port, []) if sample[2])
+            asked = sum(1 for sample in logged.get(params["canary_port"], []) if sample[2])
+            for sender in senders.values():
                 sender.wanted = max(0, int(due) + 1 - asked)
             # a window with too few requests to judge goes on, up to EXTENSION times its length
             over, last_chance = elapsed >= params["window"], elapsed >= EXTENSION * params["window"]
@@ -292,10 +314,11 @@ def analyse(params, thresholds, tail):
 
 def judge(params, thresholds, logged, senders, final):
     stable = None
+    source = latency_source(logged, params["canary_port"], senders, thresholds)
     if params["stable_port"]:
-        stable = numbers(logged.get(params["stable_port"], []), senders.get(params["stable_port"]))
+        stable = numbers(logged.get(params["stable_port"], []), senders.get(params["stable_port"]), source)
     reference = stable if stable and stable["requests"] >= thresholds["min_requests"] else params["baseline"]
-    canary_numbers = numbers(logged.get(params["canary_port"], []), senders.get(params["canary_port"]))
+    canary_numbers = numbers(logged.get(params["canary_port"], []), senders.get(params["canary_port"]), source)
     outcome, metric, detail = canary.verdict(canary_numbers, reference, thresholds, final)
     return outcome, metric, detail, canary_numbers, stable, canary.limits(reference, thresholds)
 

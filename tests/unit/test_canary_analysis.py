@@ -198,3 +198,27 @@ def test_synthetic_traffic_goes_on_to_the_end_of_the_window(tmp_path, colors):
     result = analyse(log, stable_port=stable.server_address[1], canary_port=canary.server_address[1],
                      questions=["What is a node?"], window=4)
     assert (result["outcome"], result["metric"]) == ("failed", "error-ratio"), result
+
+
+def test_both_latencies_are_timed_by_one_instrument():
+    """Seen under load: a good canary failed on latency because its p95 mixed this module's own timing of its
+    questions (which waits for a busy host's CPU too) with nginx's timing of real traffic, against a stable timed by
+    nginx alone. The latency now comes from the log for both once the canary answered the minimum of real questions,
+    else from the module's questions to both."""
+    from types import SimpleNamespace
+
+    from ansible_collections.textbook.deploy.plugins.modules.canary_analysis import latency_source, numbers
+
+    thresholds = {"min_requests": 3}
+    logged = {CANARY: [(False, 50.0, True)] * 2, STABLE: [(False, 60.0, True)] * 20}
+    senders = {CANARY: SimpleNamespace(samples=[(False, 900.0, True)] * 3),
+               STABLE: SimpleNamespace(samples=[(False, 950.0, True)] * 3)}
+    assert latency_source(logged, CANARY, senders, thresholds) == "synthetic"
+    canary, stable = (numbers(logged[port], senders[port], "synthetic") for port in (CANARY, STABLE))
+    assert (canary["p95_ms"], canary["chat_requests"], canary["requests"]) == (900.0, 3, 5)
+    assert (stable["p95_ms"], stable["chat_requests"], stable["requests"]) == (950.0, 3, 23)
+    logged[CANARY] = [(False, 50.0, True)] * 3
+    assert latency_source(logged, CANARY, senders, thresholds) == "log"
+    canary = numbers(logged[CANARY], senders[CANARY], "log")
+    assert (canary["p95_ms"], canary["chat_requests"], canary["requests"], canary["synthetic"]) == (50.0, 3, 6, 3)
+    assert latency_source({}, CANARY, {}, thresholds) == "log"  # no questions to send: nginx's log only
