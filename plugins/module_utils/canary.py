@@ -67,18 +67,20 @@ def limits(stable, thresholds):
         for key in latency:
             if stable.get(key) is not None:
                 relative = max(thresholds["latency_factor"] * stable[key], thresholds["latency_floor_ms"])
-                latency[key] = min(latency[key], relative)
+                # the SLO caps the limit while the stable meets it; a stable over it too is the environment's
+                # trouble (the alerts'), not the release's, and the canary is judged against the stable alone
+                latency[key] = min(latency[key], relative) if stable[key] <= latency[key] else relative
     return dict(error_ratio=round(error_limit, 4), p95_ms=round(latency["p95_ms"], 1),
                 p50_ms=round(latency["p50_ms"], 1))
 
 
 def slower(canary, bounds, slo_latency_ms):
-    """Whether the canary's answers are slower than its limits allow: its p95 above the SLO's latency, or above its
-    limit with its median above the median's limit too. A regression against the stable shows in the typical answer
-    as well; on a busy host the two slowest of twenty answers alone are noise."""
+    """Whether the canary's answers are slower than its limits allow: its p95 above the SLO's latency (while the
+    limit is within it), or above its limit with its median above the median's limit too. A regression against the
+    stable shows in the typical answer as well; on a busy host the two slowest of twenty answers alone are noise."""
     if canary.get("p95_ms") is None or canary["p95_ms"] <= bounds["p95_ms"]:
         return False
-    if canary["p95_ms"] > slo_latency_ms:
+    if canary["p95_ms"] > slo_latency_ms >= bounds["p95_ms"]:
         return True
     return canary.get("p50_ms") is None or canary["p50_ms"] > bounds["p50_ms"]
 

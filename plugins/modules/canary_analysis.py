@@ -16,7 +16,7 @@ description:
     out), is an error.
   - The canary fails when its error ratio (over every request) is above
     C(max(max_error_ratio, error_ratio_factor x stable's)), or when the p95 latency of its C(POST /api/chat) answers
-    is above C(slo_latency_ms), or above C(max(latency_factor x stable's p95, latency_floor_ms)) with its median above
+    is above C(slo_latency_ms) (while the stable's is within it), or above C(max(latency_factor x stable's p95, latency_floor_ms)) with its median above
     the same rule on the stable's median (a regression shows in the typical answer too; the two slowest answers of
     twenty on a busy host are noise). Without enough stable traffic in
     the window (the canary takes all of it), O(baseline) stands for the stable.

@@ -188,6 +188,21 @@ def test_latency_over_too_few_questions_waits_for_more_until_the_window_is_over(
     assert canary.verdict(failing, stable, THRESHOLDS, final=False)[:2] == ("failed", "error-ratio")
 
 
+def test_a_stable_over_the_slo_too_is_judged_against_alone():
+    """Seen on a saturated host: both colors' questions took 2-3 s; the canary, faster than the stable, failed on the
+    SLO's 1 s. While the stable meets the SLO, the SLO caps the limit; once it breaks it too, the canary is judged
+    against the stable alone (the alerts see the SLO)."""
+    stable = numbers(772, 0, 3263.0, chat_requests=20, p50_ms=2024.0)
+    assert canary.limits(stable, THRESHOLDS)["p95_ms"] == 1.5 * 3263.0
+    assert canary.verdict(numbers(105, 0, 2853.0, chat_requests=20, p50_ms=2227.0), stable, THRESHOLDS)[0] == "passed"
+    worse = numbers(105, 0, 5200.0, chat_requests=20, p50_ms=4100.0)
+    assert canary.verdict(worse, stable, THRESHOLDS)[:2] == ("failed", "latency-p95")
+    # a stable within the SLO still caps the limit there
+    meeting = numbers(500, 0, 900.0, chat_requests=100, p50_ms=600.0)
+    assert canary.limits(meeting, THRESHOLDS)["p95_ms"] == 1000.0
+    assert canary.verdict(numbers(50, 0, 1100.0, p50_ms=620.0), meeting, THRESHOLDS)[:2] == ("failed", "latency-p95")
+
+
 def test_audit_details_carry_only_what_there_is():
     assert audit_details([], None) == {}
     step = {"percent": 10, "outcome": "passed"}
