@@ -16,9 +16,10 @@ description:
     out), is an error.
   - The canary fails when its error ratio (over every request) is above
     C(max(max_error_ratio, error_ratio_factor x stable's)), or when the p95 latency of its C(POST /api/chat) answers
-    is above C(slo_latency_ms) (while the stable's is within it), or above C(max(latency_factor x stable's p95, latency_floor_ms)) with its median above
-    the same rule on the stable's median (a regression shows in the typical answer too; the two slowest answers of
-    twenty on a busy host are noise). Without enough stable traffic in
+    is above C(slo_latency_ms) (while the stable's is within it), or above
+    C(max(latency_factor x stable's p95, latency_floor_ms)) with its median above the same rule on the stable's
+    median (a regression shows in the typical answer too; the two slowest answers of twenty on a busy host are
+    noise). Without enough stable traffic in
     the window (the canary takes all of it), O(baseline) stands for the stable.
   - A verdict needs C(min_requests) canary requests in the window. When real traffic asks too few questions, the
     module adds its own synthetic journey traffic (C(POST /api/chat) with O(questions)) straight to each color's port,
@@ -270,11 +271,16 @@ def numbers(logged, synthetic, latency_from):
     return summary
 
 
+def questions_logged(logged, port):
+    """How many POST /api/chat of real traffic nginx logged for the color on port."""
+    return sum(1 for sample in logged.get(port, []) if sample[2])
+
+
 def latency_source(logged, canary_port, senders, thresholds):
     """'log' once the canary answered the minimum of real questions (or there is no synthetic traffic), else
     'synthetic'."""
-    asked = sum(1 for sample in logged.get(canary_port, []) if sample[2])
-    return "log" if asked >= thresholds["min_requests"] or canary_port not in senders else "synthetic"
+    enough = questions_logged(logged, canary_port) >= thresholds["min_requests"]
+    return "log" if enough or canary_port not in senders else "synthetic"
 
 
 def analyse(params, thresholds, tail):
@@ -296,7 +302,7 @@ def analyse(params, thresholds, tail):
             # is seen); synthetic traffic makes up the shortfall
             # (the stable gets as many as the canary, so that both latencies can be timed the same way)
             due = thresholds["min_requests"] * elapsed / (0.5 * params["window"])
-            asked = sum(1 for sample in logged.get(params["canary_port"], []) if sample[2])
+            asked = questions_logged(logged, params["canary_port"])
             for sender in senders.values():
                 sender.wanted = max(0, int(due) + 1 - asked)
             # a window with too few requests to judge goes on, up to EXTENSION times its length

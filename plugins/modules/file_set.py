@@ -163,17 +163,34 @@ def entry_problem(index, entry):
     return None
 
 
-def describe(path):
-    """What is at path, as one line: its type and, for a directory or a file, its owner, group and mode."""
+# the kinds of path an entry's state cannot replace (an absent path's entry removes whatever is there)
+CONFLICTS = {"file": ("directory", "link"), "link": ("directory",), "directory": ("file", "link")}
+
+
+def lstat_or_none(path):
     try:
-        info = os.lstat(path)
+        return os.lstat(path)
     except FileNotFoundError:
+        return None
+
+
+def kind(info):
+    """'absent', 'link', 'directory' or 'file' for an lstat result (or None)."""
+    if info is None:
         return "absent"
     if stat.S_ISLNK(info.st_mode):
+        return "link"
+    return "directory" if stat.S_ISDIR(info.st_mode) else "file"
+
+
+def describe(path, info):
+    """What is at path, as one line: its kind and, for a directory or a file, its owner, group and mode."""
+    if kind(info) == "absent":
+        return "absent"
+    if kind(info) == "link":
         return "link to %s" % os.readlink(path)
-    kind = "directory" if stat.S_ISDIR(info.st_mode) else "file"
     return "%s, owner %s, group %s, mode %04o" % (
-        kind, user_name(info.st_uid), group_name(info.st_gid), stat.S_IMODE(info.st_mode))
+        kind(info), user_name(info.st_uid), group_name(info.st_gid), stat.S_IMODE(info.st_mode))
 
 
 def user_name(uid):
@@ -209,6 +226,10 @@ def after_line(entry, current):
     return "%s, owner %s, group %s, mode %04o" % (entry["state"], owner, group, mode)
 
 
+def wanted_content(entry):
+    return to_bytes(entry["content"] if entry["secret_content"] is None else entry["secret_content"])
+
+
 def content_text(entry, data, changed=False):
     if entry["secret_content"] is not None:
         return "(secret content, changed)" if changed else "(secret content)"
@@ -218,22 +239,14 @@ def content_text(entry, data, changed=False):
 def plan(entry):
     """(changed, diff) for one entry, from what is on the host now."""
     path = entry["path"]
-    before = describe(path)
-    try:
-        current = os.lstat(path)
-    except FileNotFoundError:
-        current = None
-    after = after_line(entry, current)
-    if entry["state"] == "file" and before.startswith(("directory", "link")):
-        raise ValueError("%s is a %s, not a file: remove it first" % (path, before.split(",")[0]))
-    if entry["state"] == "link" and before.startswith("directory"):
-        raise ValueError("%s is a directory, not a link: remove it first" % path)
-    if entry["state"] == "directory" and before.startswith(("file", "link")):
-        raise ValueError("%s is a %s, not a directory: remove it first" % (path, before.split(",")[0]))
+    current = lstat_or_none(path)
+    if kind(current) in CONFLICTS.get(entry["state"], ()):
+        raise ValueError("%s is a %s, not a %s: remove it first" % (path, kind(current), entry["state"]))
+    before, after = describe(path, current), after_line(entry, current)
     before_text, after_text = before + "\n", after + "\n"
     changed = before != after
     if entry["state"] == "file":
-        wanted = to_bytes(entry["content"] if entry["secret_content"] is None else entry["secret_content"])
+        wanted = wanted_content(entry)
         previous = read_file(path)[0]
         changed = changed or previous != wanted
         before_text += "" if previous is None else content_text(entry, previous)
@@ -275,14 +288,10 @@ def apply(module, entry):
     elif state == "directory" and not os.path.lexists(path):
         make_directory(entry)
     else:
-        try:
-            current = os.lstat(path)
-        except FileNotFoundError:
-            current = None
-        owner, group, mode = wanted_attributes(entry, current)
+        owner, group, mode = wanted_attributes(entry, lstat_or_none(path))
         if state == "file":
-            content = to_bytes(entry["content"] if entry["secret_content"] is None else entry["secret_content"])
-            write_atomically(module, path, content, mode, pwd.getpwnam(owner).pw_uid, grp.getgrnam(group).gr_gid)
+            write_atomically(module, path, wanted_content(entry), mode, pwd.getpwnam(owner).pw_uid,
+                             grp.getgrnam(group).gr_gid)
         else:
             set_attributes(path, owner, group, mode)
 
