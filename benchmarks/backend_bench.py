@@ -50,8 +50,8 @@ new color out of traffic ended; noted too: when the failure itself showed (the f
 stage (health gate, smoke test, step N % with the canary metric). After each loaded step the app hosts are read
 over SSH: live link, active colors, nginx upstream ports; "old release alone" means the 5 s after served only the
 release expected (after a bad release the one serving before it, after the rollback 1.1.0) and on every app host
-only the live color runs and nginx sends to it alone. The machine's CPU
-use (from /proc/stat) before and during, and other people's ansible-playbook/pytest/molecule processes seen during
+the live color runs and nginx sends to it alone (the other color may run out of traffic: the warm standby). The
+machine's CPU use (from /proc/stat) before and during, and other people's ansible-playbook/pytest/molecule processes seen during
 a run ("NOT ALONE": the figures are skewed), are noted too.
 
 Per playbook run: wall time of the whole ansible-playbook command; controller peak memory, sampled every 0.1 s as
@@ -247,8 +247,9 @@ def hosts_state(world):
 
 
 def serves_alone(state):
-    """Every host: only its live color runs and nginx sends to it alone (no backup, no share)."""
-    return all(active == [live] and [port for port, _ in upstream] == [PORTS.get(live)]
+    """Every host: its live color runs and nginx sends to it alone (no backup, no share); the other color may run,
+    out of traffic, as the warm standby."""
+    return all(live in active and [port for port, _ in upstream] == [PORTS.get(live)]
                for live, active, upstream in state.values())
 
 

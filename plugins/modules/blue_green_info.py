@@ -12,6 +12,8 @@ description:
     writes; C(<root>/<color>) points at C(releases/<release>) and C(<root>/live) at the live color.
   - Returns the live color, the release each color points at, the colors whose systemd unit is active, and the
     releases installed under C(<root>/releases), newest first.
+  - With O(ports), it also asks each running color, on its own port, whether it is ready and which version it runs
+    (RV(ready)): a color can be running a release other than the one its link now points at.
   - Reading all of it in one module run is what keeps a rollback down to seconds.
 author:
   - textbook.deploy maintainers (!UNKNOWN)
@@ -41,6 +43,26 @@ options:
     description:
       - The file a rollout in progress is recorded in (the backend role's C(rollout.json)); read into RV(rollout).
     type: path
+  ports:
+    description:
+      - Each color's port on 127.0.0.1, for example C({blue: 8001, green: 8002}). Each running color with a port is
+        asked O(ready_path) and O(version_path) once, into RV(ready). Without it, RV(ready) is empty.
+    type: dict
+  ready_path:
+    description:
+      - The path that answers 2xx when a color is ready.
+    type: str
+    default: /readyz
+  version_path:
+    description:
+      - The path that answers JSON with the color's running C(version).
+    type: str
+    default: /version
+  request_timeout:
+    description:
+      - Seconds to wait for each answer of a color.
+    type: float
+    default: 2.0
 attributes:
   check_mode:
     support: full
@@ -58,11 +80,18 @@ EXAMPLES = r"""
   textbook.deploy.blue_green_info:
     root: /opt/chat-api
     unit: chat-api@{color}.service
+    ports:
+      blue: 8001
+      green: 8002
   register: colors
 
 - name: Show the live release
   ansible.builtin.debug:
     msg: "{{ colors.releases[colors.live] if colors.live else 'nothing live' }}"
+
+- name: Show the colors ready to take traffic, with the version each runs
+  ansible.builtin.debug:
+    var: colors.ready
 """
 
 RETURN = r"""
@@ -94,6 +123,13 @@ healthy:
   type: list
   elements: str
   sample: ["1.3.0", "1.2.1"]
+ready:
+  description:
+    - The running colors that answered O(ready_path) with 2xx, each with the version it reported at O(version_path)
+      (empty without O(ports)).
+  returned: always
+  type: dict
+  sample: {green: "1.4.0"}
 rollout:
   description:
     - The rollout in progress recorded at O(rollout_state), or null. One found before this run's own rollout was
@@ -107,6 +143,7 @@ import json
 import os
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.textbook.deploy.plugins.module_utils import probe
 
 
 def link_name(path):
@@ -164,6 +201,33 @@ def healthy_releases(path):
     return found
 
 
+def ready_colors(running, ports, params):
+    """{color: version} of the running colors that answer ready and report their version; one request each."""
+    ready = {}
+    for color in running:
+        if color not in ports:
+            continue
+        base = "http://127.0.0.1:%s" % ports[color]
+        try:
+            probe.get(base + params["ready_path"], timeout=params["request_timeout"])
+        except Exception:  # refused, not ready, timed out: not ready, and that is all this reports
+            continue
+        version, dummy = probe.reported_version(base + params["version_path"], timeout=params["request_timeout"])
+        if version is not None:
+            ready[color] = version
+    return ready
+
+
+def port_error(ports, colors):
+    """Why O(ports) is wrong, or None."""
+    for color, port in (ports or {}).items():
+        if color not in colors:
+            return "ports names %r, which is not one of the colors %s." % (color, colors)
+        if not str(port).isdigit() or not 0 < int(port) < 65536:
+            return "ports.%s must be a TCP port (1-65535), got %r." % (color, port)
+    return None
+
+
 def rollout_record(path):
     """The record of a rollout in progress, None when there is none (or it cannot be read as one)."""
     if not path:
@@ -184,6 +248,10 @@ def main():
             unit=dict(type="str"),
             audit_log=dict(type="path"),
             rollout_state=dict(type="path"),
+            ports=dict(type="dict"),
+            ready_path=dict(type="str", default="/readyz"),
+            version_path=dict(type="str", default="/version"),
+            request_timeout=dict(type="float", default=2.0),
         ),
         supports_check_mode=True,
     )
@@ -194,11 +262,16 @@ def main():
                          % colors)
     if unit is not None and "{color}" not in unit:
         module.fail_json(msg="unit must contain {color}, for example chat-api@{color}.service, got %r" % unit)
+    error = port_error(module.params["ports"], colors)
+    if error:
+        module.fail_json(msg=error)
+    running = active_colors(module, colors, unit)
     module.exit_json(
         changed=False,
         live=link_name(os.path.join(root, "live")),
         releases=dict((color, link_name(os.path.join(root, color))) for color in colors),
-        running=active_colors(module, colors, unit),
+        running=running,
+        ready=ready_colors(running, module.params["ports"] or {}, module.params),
         installed=installed_releases(os.path.join(root, "releases")),
         healthy=healthy_releases(module.params["audit_log"]),
         rollout=rollout_record(module.params["rollout_state"]),

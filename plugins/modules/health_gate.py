@@ -181,14 +181,13 @@ skipped:
   sample: true
 """
 
-import json
-import socket
 import time
 
-from urllib.error import HTTPError, URLError
+from urllib.error import HTTPError
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.urls import open_url
+from ansible_collections.textbook.deploy.plugins.module_utils import probe
+from ansible_collections.textbook.deploy.plugins.module_utils.probe import describe_error
 
 
 def option_error(params):
@@ -209,18 +208,6 @@ def option_error(params):
     return None
 
 
-def describe_error(error):
-    """A short reason for a failed request: 'HTTP 503', 'connection refused', 'timed out', ..."""
-    if isinstance(error, HTTPError):
-        return "HTTP %d" % error.code
-    reason = getattr(error, "reason", error) if isinstance(error, URLError) else error
-    if isinstance(reason, ConnectionRefusedError):
-        return "connection refused"
-    if isinstance(reason, (socket.timeout, TimeoutError)):
-        return "timed out"
-    return str(reason) or type(reason).__name__
-
-
 class Prober:
     """Probes the service and keeps the counts the result and the failure message are made of."""
 
@@ -232,26 +219,15 @@ class Prober:
 
     def get(self, url):
         """(status, body) of a 2xx answer; raises on anything else."""
-        response = open_url(url, headers=self.headers, timeout=self.params["request_timeout"], use_proxy=False,
-                            use_netrc=False)
-        try:
-            return response.getcode(), response.read()
-        finally:
-            response.close()
+        return probe.get(url, self.headers, self.params["request_timeout"])
 
     def check_version(self):
         """None when version_url reports the expected version, else why not."""
-        try:
-            body = self.get(self.params["version_url"])[1]
-        except Exception as error:  # any failure to ask is a failed probe, never a crash
-            return "version_url: %s" % describe_error(error)
-        try:
-            document = json.loads(body)
-        except ValueError:
-            return "version_url answered no JSON"
-        if not isinstance(document, dict) or "version" not in document:
-            return "version_url answered JSON without a version key"
-        self.version_seen = str(document["version"])
+        version, error = probe.reported_version(self.params["version_url"], self.headers,
+                                                self.params["request_timeout"])
+        if error:
+            return error
+        self.version_seen = version
         if self.version_seen != self.params["version"]:
             return "version %s, expected %s" % (self.version_seen, self.params["version"])
         return None

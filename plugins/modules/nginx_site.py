@@ -15,6 +15,9 @@ description:
     and the task fails with the command's message, so nginx keeps running on a configuration that passed its check.
   - A file of a C(server) block cannot be checked on its own (C(template)'s C(validate) sees only the file); this
     module checks it where nginx reads it, in one task rather than four.
+  - With O(verify), a reload is judged by what nginx then answers: until O(verify.url) answers 2xx with the JSON
+    O(verify.json) asks for, within O(verify.timeout). Otherwise the previous file is put back and nginx reloaded
+    again. Checking in the same run spares a module run of its own after every switch.
   - Nothing happens when the file already has O(content) and O(mode); the reload then is not run.
 author:
   - textbook.deploy maintainers (!UNKNOWN)
@@ -49,6 +52,32 @@ options:
     type: list
     elements: str
     default: [systemctl, reload, nginx]
+  verify:
+    description:
+      - After a reload, ask nginx until it serves what the new file is for; a reload that does not is undone.
+      - Not used when nothing changed (nothing was reloaded) or in check mode.
+    type: dict
+    suboptions:
+      url:
+        description:
+          - The URL to GET through nginx, for example V(http://127.0.0.1/version).
+        type: str
+        required: true
+      json:
+        description:
+          - Keys and values the answer's JSON object must have, for example C({version: 1.4.0}); without it any 2xx
+            answer passes.
+        type: dict
+      timeout:
+        description:
+          - Seconds to get a passing answer before the file is put back.
+        type: float
+        default: 30
+      interval:
+        description:
+          - Seconds between two requests.
+        type: float
+        default: 0.3
 attributes:
   check_mode:
     support: full
@@ -79,6 +108,15 @@ EXAMPLES = r"""
           location = /status { stub_status; }
       }
     reload_command: [nginx, -s, reload]
+
+- name: Send the traffic to the green color, and undo it unless nginx then answers with the new release
+  textbook.deploy.nginx_site:
+    path: /etc/nginx/conf.d/chat-api.conf
+    content: "{{ lookup('ansible.builtin.template', 'nginx-app.conf.j2') }}"
+    verify:
+      url: http://127.0.0.1/version
+      json:
+        version: 1.4.0
 """
 
 RETURN = r"""
@@ -87,19 +125,28 @@ reloaded:
   returned: always
   type: bool
   sample: true
+verified:
+  description: What O(verify.url) last answered (status, and the JSON keys O(verify.json) names), when it was asked.
+  returned: when O(verify) is set and nginx was reloaded
+  type: dict
+  sample: {status: 200, json: {version: 1.4.0}, seconds: 0.4}
 """
 
+import json
 import os
 import re
+import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_text
+from ansible_collections.textbook.deploy.plugins.module_utils import probe
 from ansible_collections.textbook.deploy.plugins.module_utils.files import read_file, write_atomically
 
 
 def put_back(module, path, previous, previous_mode):
     if previous is None:
-        os.unlink(path)
+        if os.path.lexists(path):  # already removed when a reload after putting back failed too
+            os.unlink(path)
     else:
         write_atomically(module, path, previous, previous_mode)
 
@@ -116,6 +163,35 @@ def run_or_put_back(module, command, what, path, previous, previous_mode):
             what, rc, path, (err or out).strip()), rc=rc, stdout=out, stderr=err, reloaded=False)
 
 
+def answer(url, wanted):
+    """(passed, what was seen) for one GET of url: a 2xx whose JSON has the wanted keys and values."""
+    try:
+        status, body = probe.get(url)
+    except Exception as error:  # refused, 5xx, timed out: a failed try, and its reason
+        return False, dict(error=probe.describe_error(error))
+    seen = dict(status=status)
+    if not wanted:
+        return True, seen
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return False, dict(seen, error="no JSON")
+    document = document if isinstance(document, dict) else {}
+    seen["json"] = dict((key, document.get(key)) for key in wanted)
+    return all(str(document.get(key)) == str(value) for key, value in wanted.items()), seen
+
+
+def verify_reload(verify):
+    """(passed, last answer) after asking verify.url until it passes or verify.timeout runs out."""
+    started = time.monotonic()
+    while True:
+        passed, seen = answer(verify["url"], verify["json"] or {})
+        seen["seconds"] = round(time.monotonic() - started, 3)
+        if passed or seen["seconds"] >= verify["timeout"]:
+            return passed, seen
+        time.sleep(verify["interval"])
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -124,6 +200,12 @@ def main():
             mode=dict(type="str", default="0644"),
             validate=dict(type="list", elements="str", default=["nginx", "-t", "-q"]),
             reload_command=dict(type="list", elements="str", default=["systemctl", "reload", "nginx"]),
+            verify=dict(type="dict", options=dict(
+                url=dict(type="str", required=True),
+                json=dict(type="dict"),
+                timeout=dict(type="float", default=30),
+                interval=dict(type="float", default=0.3),
+            )),
         ),
         supports_check_mode=True,
     )
@@ -137,6 +219,14 @@ def main():
         module.fail_json(msg="The directory of path %s does not exist: create it (is nginx installed?)" % path)
     if not params["validate"]:
         module.fail_json(msg="validate must name a command that checks the configuration, such as [nginx, -t]")
+    verify = params["verify"]
+    if verify and not verify["url"].startswith(("http://", "https://")):
+        module.fail_json(msg="verify.url must be an http:// or https:// URL, got %r" % verify["url"])
+    if verify and (verify["timeout"] <= 0 or verify["interval"] <= 0):
+        module.fail_json(msg="verify.timeout and verify.interval must be above 0 seconds, got %s and %s"
+                         % (verify["timeout"], verify["interval"]))
+    if verify and not params["reload_command"]:
+        module.fail_json(msg="verify needs a reload_command: without a reload nginx serves the old file")
 
     content = to_bytes(params["content"])
     previous, previous_mode = read_file(path)
@@ -153,6 +243,16 @@ def main():
     if params["reload_command"]:
         run_or_put_back(module, params["reload_command"], "The nginx reload", path, previous, previous_mode)
         result["reloaded"] = True
+    if verify:
+        passed, result["verified"] = verify_reload(verify)
+        if not passed:
+            put_back(module, path, previous, previous_mode)
+            run_or_put_back(module, params["reload_command"], "The nginx reload", path, previous, previous_mode)
+            module.fail_json(msg="After the reload, %s did not answer as wanted within %s s (wanted 2xx%s; last: %s); "
+                             "the previous %s was put back and nginx reloaded with it." % (
+                                 verify["url"], verify["timeout"],
+                                 " with %s" % json.dumps(verify["json"]) if verify["json"] else "",
+                                 json.dumps(result["verified"]), path), **result)
     module.exit_json(**result)
 
 

@@ -84,6 +84,21 @@ def live_color(world, index):
     return on_app(world, index, "readlink /opt/chat-api/live")
 
 
+def color_version(world, index, color):
+    """The release a color answers /version with on its own port ('' when it does not answer)."""
+    port = {"blue": 8001, "green": 8002}[color]
+    script = ("import json, urllib.request\n"
+              "print(json.load(urllib.request.urlopen('http://127.0.0.1:%d/version', timeout=5))['version'])" % port)
+    return on_app(world, index, "python3 -c %s 2>/dev/null" % shell_quote(script))
+
+
+def assert_standby(world, index, color, version):
+    """The color runs `version` out of traffic: the warm standby a rollback to it needs not start."""
+    assert on_app(world, index, "systemctl is-active chat-api@%s" % color) == "active"
+    assert on_app(world, index, "readlink /opt/chat-api/%s" % color) == "releases/" + version
+    assert color_version(world, index, color) == version
+
+
 def audit(world, index):
     out = on_app(world, index, "cat /var/log/chat-api/deploy.log")
     return [json.loads(line) for line in out.splitlines()]
@@ -144,9 +159,8 @@ def test_upgrade_switches_every_host_to_the_new_color(world):
     for index in (0, 1):
         assert live_color(world, index) == "green"
         assert on_app(world, index, "readlink /opt/chat-api/green") == "releases/1.2.0"
-        # the old color is stopped after the drain, and kept for a rollback
-        assert on_app(world, index, "systemctl is-active chat-api@blue") == "inactive"
-        assert on_app(world, index, "readlink /opt/chat-api/blue") == "releases/1.1.0"
+        # the old color stays up out of traffic, the warm standby for a rollback
+        assert_standby(world, index, "blue", "1.1.0")
         # the new color serves alone again, and no rollout is left in progress
         assert nginx_upstream(world, index) == [("8002", " weight=1 max_fails=1 fail_timeout=10s")]
         assert on_app(world, index, "test -e /var/lib/chat-api/rollout.json && echo left") == ""
@@ -159,9 +173,11 @@ def run_module_on(world, host, module, args):
 
 def test_blue_green_info_reads_the_hosts_colors_in_one_step(world):
     result = run_module_on(world, world.apps[0], "blue_green_info",
-                           {"root": "/opt/chat-api", "unit": "chat-api@{color}.service"})
+                           {"root": "/opt/chat-api", "unit": "chat-api@{color}.service",
+                            "ports": {"blue": 8001, "green": 8002}})
     assert (result["live"], result["releases"], result["running"]) == (
-        "green", {"blue": "1.1.0", "green": "1.2.0"}, ["green"]), result
+        "green", {"blue": "1.1.0", "green": "1.2.0"}, ["blue", "green"]), result
+    assert result["ready"] == {"blue": "1.1.0", "green": "1.2.0"}  # the standby is warm
     assert result["installed"] == ["1.2.0", "1.1.0"] and result["changed"] is False
 
 
@@ -188,13 +204,14 @@ def steps_taken(proc):
         proc.stdout)]
 
 
-def assert_old_release_serves_alone(world, version="1.2.0", color="green"):
+def assert_old_release_serves_alone(world, version="1.2.0", color="green", standby="1.1.0"):
+    """Only `version` answers, from `color`; the other color is back to the warm standby running `standby`."""
     assert versions_through_lb(world) == {version}
     other = "blue" if color == "green" else "green"
     for index in (0, 1):
         assert live_color(world, index) == color
-        assert on_app(world, index, "systemctl is-active chat-api@%s chat-api@%s" % (color, other)).split() == [
-            "active", "inactive"]
+        assert on_app(world, index, "systemctl is-active chat-api@%s" % color) == "active"
+        assert_standby(world, index, other, standby)
         assert [port for port, _options in nginx_upstream(world, index)] == [
             {"blue": "8001", "green": "8002"}[color]]
         assert on_app(world, index, "test -e /var/lib/chat-api/rollout.json && echo left") == ""
@@ -271,12 +288,25 @@ def test_rollback_goes_back_to_the_last_release_healthy_on_every_host(world):
     for index in (0, 1):
         assert live_color(world, index) == "blue"
         assert on_app(world, index, "readlink /opt/chat-api/blue") == "releases/1.1.0"
-        assert on_app(world, index, "systemctl is-active chat-api@blue chat-api@green").split() == ["active",
-                                                                                                   "inactive"]
+        assert on_app(world, index, "systemctl is-active chat-api@blue") == "active"
+        assert_standby(world, index, "green", "1.2.0")
         entry = audit(world, index)[-1]
         assert (entry["action"], entry["version"], entry["result"]) == ("rollback", "1.1.0", "succeeded")
     assert "Judge the step" not in proc.stdout  # straight back to a release known healthy: no rollout
     assert seconds < 60, seconds  # the benchmark measures it properly; this only catches a rebuild
+
+
+def test_a_rollback_to_the_warm_standby_starts_nothing(world):
+    """Back to 1.2.0, which the standby runs, and then forth again to 1.1.0: neither color is started."""
+    for version, live, standby in (("1.2.0", "green", "1.1.0"), ("1.1.0", "blue", "1.2.0")):
+        proc = deploy(world, playbook=ROLLBACK, extra={"backend_rollback_to": version})
+        assert proc.returncode == 0, proc.stdout[-6000:]
+        started = re.search(r"Start the idle color\] \*+\n((?:\S+: \[.*\n)+)", proc.stdout)
+        assert started and set(re.findall(r"^(\w+):", started.group(1), re.M)) == {"skipping"}, proc.stdout[-6000:]
+        assert versions_through_lb(world) == {version}
+        for index in (0, 1):
+            assert live_color(world, index) == live
+            assert_standby(world, index, "blue" if live == "green" else "green", standby)
 
 
 def test_a_deploy_waits_for_the_lock_and_fails_naming_its_holder(world):
@@ -317,7 +347,9 @@ def test_a_taken_port_is_refused(world):
     # SO_REUSEADDR: the old color's connections may still be in TIME_WAIT on that port
     squatter = ("import socket, time; s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); "
                 "s.bind(('127.0.0.1', 8002)); s.listen(); time.sleep(600)")
-    world.ssh(world.apps[0], "systemd-run --unit squatter python3 -c %s" % shell_quote(squatter))
+    # another program took the port of the idle color, whose warm standby had stopped
+    world.ssh(world.apps[0], "systemctl stop chat-api@green && systemd-run --unit squatter python3 -c %s"
+              % shell_quote(squatter))
     try:
         listening = on_app(world, 0, "for i in $(seq 50); do ss -Hltnp 'sport = :8002' | grep . && break; sleep 0.2; done")
         assert "python3" in listening, on_app(world, 0, "journalctl -u squatter --no-pager | tail")
@@ -326,7 +358,7 @@ def test_a_taken_port_is_refused(world):
         assert "Port 8002 (backend_ports.green) is taken" in proc.stdout, proc.stdout[-6000:]
         assert versions_through_lb(world) == {"1.1.0"}
     finally:
-        world.ssh(world.apps[0], "systemctl stop squatter", check=False)
+        world.ssh(world.apps[0], "systemctl stop squatter; systemctl start chat-api@green", check=False)
 
 
 def test_an_unreachable_host_stops_the_deploy_before_any_change(world, tmp_path):

@@ -9,6 +9,7 @@ import os
 import pytest
 
 from conftest import run_module
+from test_health_gate import closed_port, serve  # noqa: F401 (fixtures)
 
 MODULE = "blue_green_info"
 
@@ -184,3 +185,50 @@ def test_a_rollout_in_progress_is_read(tmp_path):
     assert info(root, rollout_state=str(state))["rollout"] == record
     state.write_text("{half")
     assert info(root, rollout_state=str(state))["rollout"] is None
+
+
+@pytest.fixture
+def both_active(tmp_path):
+    """A systemctl first on PATH that reports every unit asked about as active (real units are tested on the
+    sandbox hosts); returns the environment to run the module with."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    script = bin_dir / "systemctl"
+    script.write_text('#!/bin/sh\nshift\nfor unit in "$@"; do echo active; done\n')
+    script.chmod(0o755)
+    return dict(PATH="%s%s%s" % (bin_dir, os.pathsep, os.environ["PATH"]))
+
+
+def test_ready_names_the_version_each_running_color_answers(tmp_path, serve, closed_port, both_active):
+    # green's link says 1.1.0 but its process still runs 1.0.0: ready reports what answers, not the link
+    root = layout(tmp_path / "svc", {"1.0.0": 1_000, "1.1.0": 2_000},
+                  {"blue": "releases/1.0.0", "green": "releases/1.1.0", "live": "blue"})
+    green = serve(version="1.0.0")
+    args = dict(root=str(root), unit="chat-api@{color}.service",
+                ports={"blue": closed_port, "green": green.server.server_address[1]})
+    result = run_module(MODULE, args, env=both_active)
+    assert result.get("failed") is not True, result.get("msg")
+    assert result["running"] == ["blue", "green"]
+    assert result["ready"] == {"green": "1.0.0"}  # blue refuses the connection: running, not ready
+    assert green.paths() == ["/readyz", "/version"]  # one request each, no polling
+
+
+def test_a_color_that_is_not_ready_is_left_out(tmp_path, serve, both_active):
+    root = layout(tmp_path / "svc", {"1.0.0": 1_000}, {"blue": "releases/1.0.0"})
+    starting = serve(statuses=(503,))
+    result = run_module(MODULE, dict(root=str(root), unit="chat-api@{color}.service",
+                                     ports={"blue": starting.server.server_address[1]}), env=both_active)
+    assert result["ready"] == {} and starting.paths() == ["/readyz"]
+
+
+def test_ready_is_empty_without_ports(tmp_path, both_active):
+    root = layout(tmp_path / "svc", {"1.0.0": 1_000}, {"blue": "releases/1.0.0"})
+    result = run_module(MODULE, dict(root=str(root), unit="chat-api@{color}.service"), env=both_active)
+    assert result["running"] == ["blue", "green"] and result["ready"] == {}
+
+
+@pytest.mark.parametrize("ports, named", [({"red": 8001}, "'red'"), ({"blue": 0}, "ports.blue"),
+                                          ({"blue": "80a"}, "ports.blue"), ({"blue": 70000}, "ports.blue")])
+def test_bad_ports_fail_naming_the_option(tmp_path, ports, named):
+    result = info(tmp_path, ports=ports)
+    assert result["failed"] is True and named in result["msg"] and "ports" in result["msg"], result["msg"]

@@ -10,6 +10,7 @@ import stat
 import pytest
 
 from conftest import run_module
+from test_health_gate import closed_port, serve  # noqa: F401 (fixtures)
 
 MODULE = "nginx_site"
 OLD = "server {\n    listen 8080;\n    location / { proxy_pass http://127.0.0.1:9001; }\n}\n"
@@ -297,3 +298,52 @@ def test_arguments_are_taken_literally(site, tmp_path):
     result = site.run(NEW, validate=["sh", "-c", 'printf %s "$1" > ' + shlex.quote(str(seen)), "sh", "$HOME"])
     assert result.get("failed") is not True, result.get("msg")
     assert seen.read_text() == "$HOME"
+
+
+def test_a_reload_is_verified_by_what_nginx_then_answers(tmp_path, serve):
+    server = serve(version="1.4.0")
+    site = Site(tmp_path)
+    site.existing(OLD)
+    result = site.run(NEW, verify=dict(url=server.url + "/version", json={"version": "1.4.0"}, interval=0.05))
+    assert result.get("failed") is not True, result.get("msg")
+    assert result["reloaded"] is True and result["verified"]["json"] == {"version": "1.4.0"}
+    assert site.path.read_text() == NEW and site.runs() == ["validate", "reload"]
+
+
+def test_a_reload_that_does_not_serve_the_release_is_undone(tmp_path, serve):
+    server = serve(version="1.3.0")  # nginx still answers with the old release
+    site = Site(tmp_path)
+    site.existing(OLD)
+    result = site.run(NEW, verify=dict(url=server.url + "/version", json={"version": "1.4.0"}, timeout=0.3,
+                                       interval=0.05))
+    assert result["failed"] is True
+    assert "1.4.0" in result["msg"] and "1.3.0" in result["msg"] and "put back" in result["msg"], result["msg"]
+    assert site.path.read_text() == OLD  # the previous file, and nginx reloaded with it
+    assert site.runs() == ["validate", "reload", "reload"] and site.seen_by_reload.read_text() == OLD
+    assert len(server.paths()) >= 2  # asked again until the timeout
+
+
+def test_a_refused_verification_names_the_reason(tmp_path, closed_port):
+    site = Site(tmp_path)
+    result = site.run(NEW, verify=dict(url="http://127.0.0.1:%d/version" % closed_port, timeout=0.2,
+                                       interval=0.05))
+    assert result["failed"] is True and "connection refused" in result["msg"], result["msg"]
+    assert not site.path.exists()  # there was no file before: none is left
+
+
+@pytest.mark.parametrize("verify, named", [
+    (dict(url="127.0.0.1/version"), "verify.url"),
+    (dict(url="http://127.0.0.1/version", timeout=0), "verify.timeout"),
+])
+def test_bad_verify_options_fail_before_writing(tmp_path, verify, named):
+    site = Site(tmp_path)
+    result = site.run(NEW, verify=verify)
+    assert result["failed"] is True and named in result["msg"], result["msg"]
+    assert not site.path.exists() and site.runs() == []
+
+
+def test_no_change_means_no_verification(tmp_path, closed_port):
+    site = Site(tmp_path)
+    site.existing(NEW)
+    result = site.run(NEW, verify=dict(url="http://127.0.0.1:%d/" % closed_port))
+    assert result["changed"] is False and "verified" not in result and site.runs() == []
