@@ -13,7 +13,7 @@ description:
   - Returns the live color, the release each color points at, the colors whose systemd unit is active, and the
     releases installed under C(<root>/releases), newest first.
   - With O(ports), it also asks each running color, on its own port, whether it is ready and which version it runs
-    (RV(ready)): a color can be running a release other than the one its link now points at.
+    (RV(ready)); a color can be running a release other than the one its link now points at.
   - Reading all of it in one module run is what keeps a rollback down to seconds.
 author:
   - textbook.deploy maintainers (!UNKNOWN)
@@ -45,8 +45,8 @@ options:
     type: path
   ports:
     description:
-      - Each color's port on 127.0.0.1, for example C({blue: 8001, green: 8002}). Each running color with a port is
-        asked O(ready_path) and O(version_path) once, into RV(ready). Without it, RV(ready) is empty.
+      - Each color's port on 127.0.0.1, for example V(8001) for blue and V(8002) for green. Each running color
+        with a port is asked O(ready_path) and O(version_path) once, into RV(ready). Without it, RV(ready) is empty.
     type: dict
   ready_path:
     description:

@@ -15,7 +15,7 @@ description:
     and the task fails with the command's message, so nginx keeps running on a configuration that passed its check.
   - A file of a C(server) block cannot be checked on its own (C(template)'s C(validate) sees only the file); this
     module checks it where nginx reads it, in one task rather than four.
-  - With O(verify), a reload is judged by what nginx then answers: until O(verify.url) answers 2xx with the JSON
+  - With O(verify), a reload is judged by what nginx then answers, until O(verify.url) answers 2xx with the JSON
     O(verify.json) asks for, within O(verify.timeout). Otherwise the previous file is put back and nginx reloaded
     again. Checking in the same run spares a module run of its own after every switch.
   - Nothing happens when the file already has O(content) and O(mode); the reload then is not run.
@@ -65,8 +65,8 @@ options:
         required: true
       json:
         description:
-          - Keys and values the answer's JSON object must have, for example C({version: 1.4.0}); without it any 2xx
-            answer passes.
+          - Keys and values the answer's JSON object must have, for example a C(version) key with the release
+            wanted; without it any 2xx answer passes.
         type: dict
       timeout:
         description:
