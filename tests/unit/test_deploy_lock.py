@@ -322,10 +322,11 @@ def test_live_lock_of_another_run_is_waited_for_and_the_message_gives_its_heartb
 
 
 def test_a_run_falling_silent_while_waited_for_is_taken_over(lock):
-    dead = write_record(lock, run_id="run-1", heartbeat_age=1)
-    result = take(lock, "run-2", stale_after=2, timeout=10)
-    assert result["changed"] is True and 0 < result["waited"] < 5, result.get("msg")
-    assert result["previous"] == dead and result["abandoned"]["silent_for"] > 2
+    # fresh when the module starts (its start takes up to seconds on a busy machine: hence 5 s), stale in the wait
+    dead = write_record(lock, run_id="run-1", heartbeat_age=0)
+    result = take(lock, "run-2", stale_after=5, timeout=20)
+    assert result["changed"] is True and 0 < result["waited"] < 10, result.get("msg")
+    assert result["previous"] == dead and result["abandoned"]["silent_for"] > 5
 
 
 def test_forced_takeover_of_a_live_lock_is_audited(lock, tmp_path):
