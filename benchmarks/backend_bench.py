@@ -51,8 +51,8 @@ stage (health gate, smoke test, step N % with the canary metric). After each loa
 over SSH: live link, active colors, nginx upstream ports; "old release alone" means the 5 s after served only the
 release expected (after a bad release the one serving before it, after the rollback 1.1.0) and on every app host
 the live color runs and nginx sends to it alone (the other color may run out of traffic: the warm standby). The
-machine's CPU use (from /proc/stat) before and during, and other people's ansible-playbook/pytest/molecule processes seen during
-a run ("NOT ALONE": the figures are skewed), are noted too.
+machine's CPU use (from /proc/stat) before and during, and other people's ansible-playbook/pytest/molecule processes
+seen during a run ("NOT ALONE": the figures are skewed), are noted too.
 
 Per playbook run: wall time of the whole ansible-playbook command; controller peak memory, sampled every 0.1 s as
 the sum of VmRSS of ansible-playbook and all its descendants (shared copy-on-write pages of forked workers are
