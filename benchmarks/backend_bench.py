@@ -43,8 +43,8 @@ answers of those last 5 s. Failed requests are grouped in bursts and attributed 
 sent (every output line of ansible-playbook is timestamped on arrival). The time to abort is from the playbook's
 start to the start of the first task taking the new color out that ran (ABORT_TASKS): after a failed canary step
 "Take the new color out of every host's traffic at once when a host failed a step" where the role has that task,
-else "Switch every host back when one host failed a step" (activate.yml; its revert.yml reloads nginx in "Point nginx
-back at the old color"); after a failed gate or smoke test (the new color never had traffic) "Take the new color down
+else "Switch every host back when one host failed a step" (activate.yml; its revert.yml reloads nginx in "Put the old
+color back live"); after a failed gate or smoke test (the new color never had traffic) "Take the new color down
 on every host when one host failed its gate or smoke test". Printed beside it: when the first nginx reload taking the
 new color out of traffic ended; noted too: when the failure itself showed (the first fatal line) and in which
 stage (health gate, smoke test, step N % with the canary metric). After each loaded step the app hosts are read
@@ -113,7 +113,7 @@ ABORT_TASKS = ("Take the new color out of every host's traffic at once when a ho
                "Take the new color down on every host when one host failed its gate or smoke test")
 # the nginx reloads that end a failed step's traffic to the new color
 OUT_TASKS = ("Take the new color out of every host's traffic at once when a host failed a step",
-             "Point nginx back at the old color")
+             "Put the old color back live (the live link and nginx, checked and reloaded gracefully)")
 UPGRADE_TARGET, ROLLBACK_TARGET = 60.0, 10.0
 
 BUILD_PLAYBOOK = """\

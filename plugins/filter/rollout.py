@@ -4,6 +4,8 @@
 """The backend's progressive rollout as data for its templates and checks: the app host's nginx upstream for a
 traffic share, and the problems of the rollout's settings (plugins/module_utils/canary.py has the rules)."""
 
+import json
+
 from ansible_collections.textbook.deploy.plugins.module_utils.canary import (
     step_errors, threshold_errors, weights, window_errors)
 
@@ -43,6 +45,37 @@ def rollback_target(healthy, installed, live_release):
     return ""
 
 
+def rollback_errors(hosts, hostvars):
+    """Why the rollback cannot go ahead on these hosts (each host's _backend_rollback_target, among its installed
+    and healthy releases, as rollback.yml found them), [] when it can: every host has its release installed, and it
+    is the same release everywhere."""
+    problems, targets = [], {}
+    for host in hosts:
+        facts = hostvars[host]
+        target, installed = facts["_backend_rollback_target"], facts["_backend_installed_releases"]
+        targets[host] = target
+        if not target:
+            problems.append("%s has no installed release recorded healthy besides the live one to go back to "
+                            "(healthy: %s; installed: %s): name one with backend_rollback_to." % (
+                                host, ", ".join(facts["_backend_healthy_releases"]) or "none",
+                                ", ".join(installed) or "none"))
+        elif target not in installed:
+            problems.append("Release %s is not installed on %s: deploy it with deploy_backend.yml, or name one of "
+                            "those installed with backend_rollback_to (installed: %s)." % (
+                                target, host, ", ".join(installed) or "none"))
+    if not problems and len(set(targets.values())) > 1:
+        problems.append("The hosts' previous releases differ (%s): name the release with backend_rollback_to." %
+                        ", ".join("%s: %s" % item for item in sorted(targets.items())))
+    return problems
+
+
+def releases_to_prune(installed, releases_dir, keep, kept):
+    """file_set's entries removing the installed releases (newest first) beyond the newest `keep`, but none of `kept`
+    (those a color points at, the one deployed, the one a rollback would go to)."""
+    return [dict(path="%s/%s" % (releases_dir, release), state="absent")
+            for rank, release in enumerate(installed or []) if rank >= int(keep) and release not in kept]
+
+
 def step_record(result, percent):
     """A rollout step as the audit log and the deploy's callbacks record it: its share and canary_analysis's verdict
     and numbers."""
@@ -63,7 +96,19 @@ def audit_details(canary_report, recovered=None):
     return details
 
 
+def rollout_start_files(root, color, release, record_path="", record=None):
+    """file_set's entries to start a rollout: the color's link to the release and, when record_path is set, the
+    record of the rollout in progress (what a dead run's successor recovers from), in one module run."""
+    entries = [dict(path="%s/%s" % (root, color), state="link", src="releases/%s" % release)]
+    if record_path:
+        entries.append(dict(path=record_path, content=json.dumps(record, sort_keys=True) + "\n", owner="root",
+                            group="root", mode="0644"))
+    return entries
+
+
 class FilterModule:
     def filters(self):
         return {"upstream_servers": upstream_servers, "rollout_errors": rollout_errors, "step_record": step_record,
-                "rollback_target": rollback_target, "audit_details": audit_details}
+                "rollback_target": rollback_target, "audit_details": audit_details,
+                "rollout_start_files": rollout_start_files, "rollback_errors": rollback_errors,
+                "releases_to_prune": releases_to_prune}

@@ -142,6 +142,8 @@ rollout:
 import json
 import os
 
+from concurrent.futures import ThreadPoolExecutor
+
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.textbook.deploy.plugins.module_utils import probe
 
@@ -201,21 +203,25 @@ def healthy_releases(path):
     return found
 
 
+def ready_version(port, params):
+    """The version a color on port reports once it answers ready, else None; one request each."""
+    base = "http://127.0.0.1:%s" % port
+    try:
+        probe.get(base + params["ready_path"], timeout=params["request_timeout"])
+    except Exception:  # refused, not ready, timed out: not ready, and that is all this reports
+        return None
+    return probe.reported_version(base + params["version_path"], timeout=params["request_timeout"])[0]
+
+
 def ready_colors(running, ports, params):
-    """{color: version} of the running colors that answer ready and report their version; one request each."""
-    ready = {}
-    for color in running:
-        if color not in ports:
-            continue
-        base = "http://127.0.0.1:%s" % ports[color]
-        try:
-            probe.get(base + params["ready_path"], timeout=params["request_timeout"])
-        except Exception:  # refused, not ready, timed out: not ready, and that is all this reports
-            continue
-        version, dummy = probe.reported_version(base + params["version_path"], timeout=params["request_timeout"])
-        if version is not None:
-            ready[color] = version
-    return ready
+    """{color: version} of the running colors that answer ready and report their version, asked at the same time
+    (on a busy host each answer can take a while)."""
+    asked = [color for color in running if color in ports]
+    if not asked:
+        return {}
+    with ThreadPoolExecutor(max_workers=len(asked)) as pool:
+        versions = pool.map(lambda color: ready_version(ports[color], params), asked)
+        return dict((color, version) for color, version in zip(asked, versions) if version is not None)
 
 
 def port_error(ports, colors):

@@ -98,6 +98,14 @@ options:
     description:
       - The deploy run holding O(lock).
     type: str
+  since:
+    description:
+      - When the step's traffic share took effect, in seconds since the epoch on the host's clock, for example
+        M(textbook.deploy.nginx_site)'s RV(textbook.deploy.nginx_site#module:reloaded_at). The window starts there
+        (the requests nginx logged since then count) rather than when this module starts, so the module's own
+        start on a busy host does not lengthen the step.
+      - Without it, the window starts with the module.
+    type: float
 attributes:
   check_mode:
     support: full
@@ -186,16 +194,31 @@ from ansible_collections.textbook.deploy.plugins.module_utils.journey import CHA
 POLL_SECONDS = 0.25
 EXTENSION = 3
 HEARTBEAT_SECONDS = 5.0
+# how far back in the log a window starting at `since` reads (some seconds of the busiest traffic)
+BACKLOG_BYTES = 1 << 20
 SYNTHETIC_TIMEOUT = 5.0
+
+
+def logged_since(line, since):
+    """Whether a log line (bytes, its first field nginx's $msec) was logged at `since` or later: a cheap look at the
+    lines read back before the window, which are then not parsed."""
+    try:
+        return float(line.split(b" ", 1)[0]) >= since
+    except ValueError:
+        return True  # not a line of the format: parsing decides
 
 
 class LogTail:
     """The samples of the lines appended to a log since the window started ({port: [(failed, ms, main)]}), each line
     parsed once as it comes; follows a rotation (a new file at the path)."""
 
-    def __init__(self, path):
-        self.path, self.pending, self.samples = path, b"", {}
+    def __init__(self, path, since=None):
+        self.path, self.pending, self.samples, self.since = path, b"", {}, since
         self.inode, self.offset = self._stat()
+        # a window that started before the module (at `since`) reads back over the lines logged since then
+        self.cut = since is not None and self.offset > BACKLOG_BYTES
+        if since is not None:
+            self.offset = max(0, self.offset - BACKLOG_BYTES)
 
     def _stat(self):
         try:
@@ -215,8 +238,12 @@ class LogTail:
             chunk = handle.read()
         self.offset += len(chunk)
         *complete, self.pending = (self.pending + chunk).split(b"\n")
+        if self.cut and complete:  # the first line of a read back from the middle of the file may be cut
+            complete, self.cut = complete[1:], False
+        if self.since is not None and complete and not logged_since(complete[0], self.since):
+            complete = [line for line in complete if logged_since(line, self.since)]
         lines = [line.decode("utf-8", "replace") for line in complete]
-        for port, found in canary.samples_by_port(lines).items():
+        for port, found in canary.samples_by_port(lines, self.since).items():
             self.samples.setdefault(port, []).extend(found)
 
 
@@ -291,6 +318,8 @@ def analyse(params, thresholds, tail):
     for sender in senders.values():
         sender.start()
     started = last_beat = time.monotonic()
+    if params["since"] is not None:  # the window began when the step's share took effect
+        started -= min(max(time.time() - params["since"], 0.0), params["window"])
     try:
         while True:
             time.sleep(POLL_SECONDS)
@@ -375,6 +404,7 @@ def main():
             percent=dict(type="int"),
             lock=dict(type="path"),
             run_id=dict(type="str"),
+            since=dict(type="float"),
         ),
         supports_check_mode=True,
     )
@@ -383,7 +413,7 @@ def main():
     thresholds = checked_thresholds(module)
     if module.check_mode:
         module.exit_json(changed=False, skipped=True, msg="Check mode: no traffic analysed.")
-    tail = LogTail(module.params["log"])
+    tail = LogTail(module.params["log"], module.params["since"])
     outcome, metric, detail, canary_numbers, stable, bounds, seconds = analyse(module.params, thresholds, tail)
     result = dict(changed=False, outcome=outcome, metric=metric, detail=detail, canary=canary_numbers,
                   stable=stable, limits=bounds, seconds=seconds, percent=module.params["percent"])

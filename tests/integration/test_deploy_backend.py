@@ -301,12 +301,32 @@ def test_a_rollback_to_the_warm_standby_starts_nothing(world):
     for version, live, standby in (("1.2.0", "green", "1.1.0"), ("1.1.0", "blue", "1.2.0")):
         proc = deploy(world, playbook=ROLLBACK, extra={"backend_rollback_to": version})
         assert proc.returncode == 0, proc.stdout[-6000:]
-        started = re.search(r"Start the idle color\] \*+\n((?:\S+: \[.*\n)+)", proc.stdout)
+        # the start, the gate and the separate smoke test (the switch asks the standby itself) are one skipped task
+        started = re.search(r"Start the idle color, wait until it is ready and smoke-test it\] \*+\n((?:\S+: \[.*\n)+)",
+                            proc.stdout)
         assert started and set(re.findall(r"^(\w+):", started.group(1), re.M)) == {"skipping"}, proc.stdout[-6000:]
+        assert "Start the idle color]" not in proc.stdout
         assert versions_through_lb(world) == {version}
         for index in (0, 1):
             assert live_color(world, index) == live
             assert_standby(world, index, "blue" if live == "green" else "green", standby)
+
+
+def test_a_rollback_whose_standby_fails_its_smoke_test_on_one_host_switches_every_host_back(world):
+    """The switch asks the warm standby first (blue_green_switch's smoke); the second host's answers are over a 1 ms
+    budget, so it never switches, and the first host, which had, is switched back: live and standby as before."""
+    budget = "{{ 1 if inventory_hostname == '%s' else 20000 }}" % world.apps[1]["name"]
+    proc = deploy(world, playbook=ROLLBACK, extra={"backend_rollback_to": "1.2.0",
+                                                    "backend_smoke_latency_budget_ms": budget})
+    assert proc.returncode != 0
+    assert "The smoke test of green" in proc.stdout and "every host was switched back" in proc.stdout, \
+        proc.stdout[-6000:]
+    assert versions_through_lb(world) == {"1.1.0"}
+    for index in (0, 1):
+        assert live_color(world, index) == "blue"
+        assert_standby(world, index, "green", "1.2.0")  # still running, as before the rollback
+        entry = audit(world, index)[-1]
+        assert (entry["action"], entry["version"], entry["result"]) == ("rollback", "1.2.0", "rolled_back")
 
 
 def test_a_deploy_waits_for_the_lock_and_fails_naming_its_holder(world):

@@ -1,8 +1,11 @@
 """The canary analysis as pure functions over numbers (plugins/module_utils/canary.py) and the rollout's filters."""
+import json
+
 import pytest
 
-from ansible_collections.textbook.deploy.plugins.filter.rollout import (audit_details, rollback_target, rollout_errors,
-                                                                     step_record, upstream_servers)
+from ansible_collections.textbook.deploy.plugins.filter.rollout import (
+    audit_details, releases_to_prune, rollback_errors, rollback_target, rollout_errors, rollout_start_files,
+    step_record, upstream_servers)
 from ansible_collections.textbook.deploy.plugins.module_utils import canary
 
 THRESHOLDS = dict(canary.DEFAULT_THRESHOLDS)
@@ -215,3 +218,42 @@ def test_rollback_target_is_the_newest_healthy_installed_release_but_the_live_on
     assert rollback_target(["1.2.0", "1.0.0", "1.1.0"], ["1.2.0", "1.1.0"], "1.2.0") == "1.1.0"  # 1.0.0 pruned
     assert rollback_target(["1.2.0"], ["1.2.0", "1.6.0"], "1.2.0") == ""
     assert rollback_target([], ["1.2.0"], "1.6.0") == ""
+
+
+def hosts_facts(**targets):
+    """hostvars as rollback.yml leaves them: each host's target, installed releases and healthy ones."""
+    return dict((host, dict(_backend_rollback_target=target, _backend_installed_releases=["1.2.0", "1.1.0"],
+                            _backend_healthy_releases=["1.2.0", "1.1.0"])) for host, target in targets.items())
+
+
+def test_a_rollback_goes_ahead_when_every_host_has_the_same_installed_release():
+    assert rollback_errors(["app1", "app2"], hosts_facts(app1="1.1.0", app2="1.1.0")) == []
+
+
+def test_a_rollback_is_refused_naming_the_host_and_the_variable():
+    missing = rollback_errors(["app1", "app2"], hosts_facts(app1="9.9.9", app2="9.9.9"))
+    assert len(missing) == 2 and "Release 9.9.9 is not installed on app1" in missing[0]
+    assert "backend_rollback_to" in missing[0] and "installed: 1.2.0, 1.1.0" in missing[0]
+    nothing = rollback_errors(["app1"], hosts_facts(app1=""))
+    assert nothing[0].startswith("app1 has no installed release recorded healthy") and "backend_rollback_to" in nothing[0]
+    differ = rollback_errors(["app1", "app2"], hosts_facts(app1="1.1.0", app2="1.2.0"))
+    assert differ == ["The hosts' previous releases differ (app1: 1.1.0, app2: 1.2.0): name the release with "
+                      "backend_rollback_to."]
+
+
+def test_a_rollout_starts_with_the_color_link_and_its_record_in_one_file_set():
+    record = {"run_id": "r1", "version": "1.2.0", "stable": "blue", "canary": "green", "canary_before": "1.0.0"}
+    link, state = rollout_start_files("/opt/chat-api", "green", "1.2.0", "/var/lib/chat-api/rollout.json", record)
+    assert link == {"path": "/opt/chat-api/green", "state": "link", "src": "releases/1.2.0"}
+    assert state["path"] == "/var/lib/chat-api/rollout.json" and json.loads(state["content"]) == record
+    assert (state["owner"], state["mode"]) == ("root", "0644")
+    # a rollback records no rollout: the link alone
+    assert rollout_start_files("/opt/chat-api", "blue", "1.1.0") == [link | {"path": "/opt/chat-api/blue",
+                                                                             "src": "releases/1.1.0"}]
+
+
+def test_the_releases_pruned_are_the_oldest_beyond_the_kept_number_but_never_one_still_needed():
+    installed = ["1.5.0", "1.4.0", "1.3.0", "1.2.0", "1.1.0"]
+    assert releases_to_prune(installed, "/opt/r", 3, ["1.5.0", "1.4.0", "1.1.0"]) == [
+        {"path": "/opt/r/1.2.0", "state": "absent"}]
+    assert releases_to_prune(installed[:2], "/opt/r", 3, []) == []

@@ -169,6 +169,26 @@ def test_the_log_is_followed_through_a_rotation(tmp_path):
     assert result["outcome"] == "passed" and result["canary"]["requests"] >= 10, result
 
 
+def logged(when, port, status="200", method="POST", uri="/api/chat", ms=20):
+    return '%.3f %s %s "%s" "127.0.0.1:%d" "%s" "%.3f"\n' % (when, status, method, uri, port, status, ms / 1000.0)
+
+
+def test_a_window_since_the_share_took_effect_counts_what_nginx_logged_from_then_on(tmp_path):
+    """The step's nginx reload was 1.5 s before the module started: the window's first 1.5 s are already in the log
+    (the canary answering well), and what came before the reload (the canary failing) is not counted."""
+    log, since = tmp_path / "upstream.log", time.time() - 1.5
+    before = [logged(since - 5 + n * 0.01, CANARY, status="500") for n in range(100)]
+    after = [logged(since + 0.1 + n * 0.02, port) for n in range(30) for port in (CANARY, STABLE)]
+    log.write_text("".join(before + after))
+    result = analyse(log, window=2, since=since)
+    assert result["outcome"] == "passed", result
+    assert (result["canary"]["requests"], result["canary"]["errors"]) == (30, 0)
+    assert result["stable"]["requests"] == 30
+    assert result["seconds"] >= 2  # the window counts from the reload
+    # without since, the window starts with the module and finds none of those lines
+    assert analyse(log, window=1)["outcome"] == "inconclusive"
+
+
 @pytest.mark.parametrize("args, message", [
     ({"window": 0.5}, "window must be at least 1 s"),
     ({"thresholds": {"max_error_ratio": -1}}, "thresholds.max_error_ratio must be a number of 0 or more"),
