@@ -422,7 +422,9 @@ def test_a_run_killed_mid_rollout_is_recovered_from_by_the_next_one(world):
 
     proc = deploy(world, "1.2.0", extra={"backend_lock_stale_seconds": 3, "backend_lock_timeout": 30})
     assert proc.returncode == 0, proc.stdout[-6000:]
-    assert re.search(r"Stop the new color of the unfinished rollout\] \*+\nchanged: ", proc.stdout), proc.stdout[-6000:]
+    stopped = re.search(r"Stop the new color of the unfinished rollout\] \*+\nincluded: .*\n+"
+                        r"TASK \[[^]]*Stop the color and keep it from starting at boot\] \*+\nchanged: ", proc.stdout)
+    assert stopped, proc.stdout[-6000:]
     assert steps_taken(proc) == [10, 50, 100]
     assert_old_release_serves_alone(world, "1.2.0", "green")
     for index in (0, 1):

@@ -6,6 +6,7 @@ tmp_path, copy the file they see, and pass or fail on what is on disk.
 import os
 import shlex
 import stat
+import time
 
 import pytest
 
@@ -67,9 +68,11 @@ def site(tmp_path):
 
 
 def test_first_write_creates_the_file_0644_checks_the_new_content_and_reloads_once(site):
+    started = time.time()
     result = site.run(NEW)
     assert result.get("failed") is not True, result.get("msg")
     assert result["changed"] is True and result["reloaded"] is True
+    assert started <= result["reloaded_at"] <= time.time()  # when the reload ended, for a canary window's start
     assert site.path.read_text() == NEW
     assert site.mode() == 0o644
     assert site.runs() == ["validate", "reload"]
