@@ -409,10 +409,12 @@ def test_a_run_killed_mid_rollout_is_recovered_from_by_the_next_one(world):
                               cwd=str(ROOT), start_new_session=True)
     try:
         deadline = time.monotonic() + 300
-        while on_app(world, 0, "test -e /var/lib/chat-api/rollout.json && echo started") != "started":
-            assert killed.poll() is None and time.monotonic() < deadline, "the rollout never started"
+        # (the rollout's record is written before the new color starts; its first step gives it a share)
+        while len(nginx_upstream(world, 0)) != 2:
+            assert killed.poll() is None and time.monotonic() < deadline, "the rollout never took its first step"
             time.sleep(0.5)
         time.sleep(2)  # in the first step's window: both colors serve
+        assert on_app(world, 0, "test -e /var/lib/chat-api/rollout.json && echo recorded") == "recorded"
     finally:
         os.killpg(killed.pid, signal.SIGKILL)
         killed.wait()
