@@ -58,6 +58,7 @@ class BackendWorld:
         self.neon.start()
         self.qdrant.start()
         project = self.neon.create_project("chat", full=True)
+        self.project = project  # what POST /projects answered: project, branch, databases, roles
         # the collection the backend searches by default (the content stage fills it in a real deploy)
         self._qdrant("PUT", "/collections/" + index_alias(self.environment),
                      {"vectors": {"size": 384, "distance": "Cosine"}})
@@ -73,19 +74,34 @@ class BackendWorld:
                 service.stop()
         self.hosts.down()
 
-    def write_inventory(self, path, extra_app_hosts=()):
-        """The inventory; extra_app_hosts: more (name, address) app hosts, e.g. one that does not exist."""
+    def write_inventory(self, path, extra_app_hosts=(), data_settings=None):
+        """The inventory; extra_app_hosts: more (name, address) app hosts, e.g. one that does not exist. With
+        data_settings (a dict, may be empty) the service's settings are not given: the inventory has a `data` host
+        (the controller) with the Neon and Qdrant settings instead, updated with data_settings, as a stage run alone
+        finds them in a real inventory."""
         machines = [(host["name"], host["address"]) for host in self.apps] + list(extra_app_hosts)
+        given = (self._data_vars(data_settings) if data_settings is not None
+                 else dict(self.secrets, backend_qdrant_url=self.qdrant.url))
         inventory = {
-            "all": {"vars": dict(self.secrets, backend_qdrant_url=self.qdrant.url,
-                                 backend_wheelhouse_root=str(self.wheelhouses), **self.settings)},
+            "all": {"vars": dict(given, backend_wheelhouse_root=str(self.wheelhouses), **self.settings)},
             "backend": {"hosts": {name: self._host_vars(address) for name, address in machines}},
             "loadbalancer": {"hosts": {self.lb["name"]: self._host_vars(self.lb["address"])}},
         }
+        if data_settings is not None:
+            inventory["data"] = {"hosts": {"localhost": {"ansible_connection": "local",
+                                                         "ansible_python_interpreter": "{{ ansible_playbook_python }}"}}}
         if self.monitor:
             inventory["monitoring"] = {"hosts": {self.monitor["name"]: self._host_vars(self.monitor["address"])}}
         Path(path).write_text(json.dumps(inventory))
         return Path(path)
+
+    def _data_vars(self, overrides):
+        """The data role's settings for the world's Neon project (its default branch, database and owner)."""
+        database = self.project["databases"][0]
+        return dict({"data_neon_api_url": self.neon.api_url, "data_neon_api_key": self.neon.api_key,
+                     "data_neon_project": self.project["project"]["id"], "data_neon_branch": self.project["branch"]["name"],
+                     "data_database_name": database["name"], "data_database_owner": database["owner_name"],
+                     "data_qdrant_url": self.qdrant.url, "data_qdrant_api_key": self.qdrant.api_key}, **overrides)
 
     def _host_vars(self, address):
         return {"ansible_host": address, "ansible_user": "root", "ansible_ssh_private_key_file": str(self.hosts.key),

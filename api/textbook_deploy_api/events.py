@@ -16,7 +16,7 @@ DATA_MODULE = re.compile(r"^(neon_|qdrant_|postgresql_)")
 # the REST modules (textbook.deploy's ApiModule): their `status` is the API's answer. (health_gate's and uri's
 # `status` is the probed service's, which is the deploy's verdict, not the infrastructure's.)
 REST_MODULE = re.compile(r"^(github_(pages|secret|variable|environment)|neon_|qdrant_)")
-PREFLIGHT_FILES = ("/tasks/preflight.yml", "/tasks/tls_check.yml")
+PREFLIGHT_FILES = ("/tasks/preflight.yml", "/tasks/tls_check.yml", "/tasks/lookup.yml")
 ROLE_VARIABLE = re.compile(r"\b((?:frontend|backend|cicd|data|deploy)_[a-z0-9_]+)")
 CENSORED = "(hidden: the task has no_log)"
 KEPT_EVENTS = {"runner_on_failed", "runner_on_unreachable", "runner_on_ok", "playbook_on_stats",

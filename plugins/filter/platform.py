@@ -56,6 +56,25 @@ def index_alias(environment):
     return "%s_passages" % re.sub(r"[^A-Za-z0-9]+", "_", str(environment))
 
 
+def service_settings_errors(database_url, qdrant_url, qdrant_api_key):
+    """What is wrong with the chat service's connection settings, each problem naming its variable and the fix,
+    never a value (they are secrets): [] when they are fine."""
+    problems = []
+    if not database_url:
+        problems.append("backend_database_url is empty: the data role's lookup found no database URL; set it in the "
+                        "inventory's vault.yml, or give the inventory a `data` host with the Neon settings "
+                        "(data_neon_api_key, data_neon_project) and run provision_data.yml once")
+    elif not re.match(r"^postgres(ql)?://", str(database_url)):
+        problems.append("backend_database_url is not a postgresql:// URI: give the database's connection URI")
+    if not re.match(r"^https?://", str(qdrant_url or "")):
+        problems.append("backend_qdrant_url is not an http(s) URL: set it, or data_qdrant_url, in the inventory")
+    if qdrant_api_key == "REPLACE_ME":
+        problems.append("backend_qdrant_api_key is the placeholder REPLACE_ME: put the real key into the inventory's "
+                        "vault.yml (vault_qdrant_api_key)")
+    return problems
+
+
 class FilterModule:
     def filters(self):
-        return {"cors_origins": cors_origins, "site_origin": site_origin, "index_alias": index_alias}
+        return {"cors_origins": cors_origins, "site_origin": site_origin, "index_alias": index_alias,
+                "service_settings_errors": service_settings_errors}

@@ -193,6 +193,39 @@ def test_deploy_backend_returns_true_and_serves_the_release(backend, tmp_path):
     assert_no_secret(tmp_path / "runner", password, backend.secrets["backend_qdrant_api_key"])
 
 
+def test_deploy_backend_alone_reads_the_database_url_through_the_data_role(backend, tmp_path):
+    """No service settings in the inventory, only the data role's: the backend looks the URI up from Neon itself,
+    and finds it unchanged (the release keeps serving, no restart), printing no secret."""
+    inventory = backend.write_inventory(tmp_path / "inventory.json", data_settings={})
+    config = {"inventory": str(inventory), "private_data_dir": str(tmp_path / "runner")}
+    assert api.deploy_backend(["backend"], config) is True
+    assert api.last_result().changed == 0
+    assert versions_through_lb(backend) == {"1.1.0"}
+    password = backend.secrets["backend_database_url"].split("@")[0].rsplit(":", 1)[1]
+    assert_no_secret(tmp_path / "runner", password, backend.neon.api_key, backend.qdrant.api_key)
+
+
+def test_deploy_backend_alone_without_a_database_says_what_to_run(backend, tmp_path):
+    inventory = backend.write_inventory(tmp_path / "inventory.json", data_settings={"data_neon_branch": "staging"})
+    config = {"inventory": str(inventory), "private_data_dir": str(tmp_path / "runner")}
+    with pytest.raises(api.ConfigurationError) as caught:
+        api.deploy_backend(["backend"], config)
+    message = str(caught.value)
+    assert (caught.value.key, caught.value.stage) == ("backend_database_url", "preflight")
+    assert "branch staging" in message and "provision_data.yml" in message and "hidden" not in message
+    assert_no_secret(tmp_path / "runner", backend.neon.api_key, backend.qdrant.api_key)
+
+
+def test_a_bad_service_setting_is_named_without_its_value(backend, tmp_path):
+    config = {"inventory": str(backend.inventory), "private_data_dir": str(tmp_path / "runner"),
+              "extra_vars": {"backend_database_url": "mysql://app:s3cr3t-value@db/chat"}}
+    with pytest.raises(api.ConfigurationError) as caught:
+        api.deploy_backend(["backend"], config)
+    assert (caught.value.key, caught.value.stage) == ("backend_database_url", "preflight")
+    assert "not a postgresql:// URI" in str(caught.value) and "hidden" not in str(caught.value)
+    assert_no_secret(tmp_path / "runner", "s3cr3t-value")
+
+
 def test_deploy_backend_to_an_unreachable_host_raises_provisioning_error(backend, tmp_path):
     inventory = backend.write_inventory(tmp_path / "inventory.json", extra_app_hosts=[("tbp-gone", SUBNET + ".99")])
     with pytest.raises(api.ProvisioningError) as caught:

@@ -2,7 +2,8 @@
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.textbook.deploy.plugins.filter.platform import cors_origins, index_alias, site_origin
+from ansible_collections.textbook.deploy.plugins.filter.platform import (cors_origins, index_alias, service_settings_errors,
+                                                                       site_origin)
 
 
 def test_origins_are_normalised_the_way_browsers_send_them():
@@ -34,3 +35,26 @@ def test_the_origin_of_a_site_url_with_a_path():
 def test_each_environment_has_its_own_index_alias():
     assert index_alias("production") == "production_passages"
     assert index_alias("preview-42") == "preview_42_passages"
+
+
+# --- service_settings_errors: the backend's connection settings, named without their values ------------------------
+
+SECRET_URL = "postgresql://chat_app:pw-0123456789@ep-x.example.org/chat?sslmode=require"
+
+
+def test_good_service_settings_have_no_problem():
+    assert service_settings_errors(SECRET_URL, "https://qdrant.example.org:6333", "key") == []
+    assert service_settings_errors("postgres://u:p@h/d", "http://10.77.0.1:8483", "") == []
+
+
+@pytest.mark.parametrize("settings, named", [
+    (("", "https://q", "k"), "backend_database_url is empty"),
+    (("mysql://u:pw-0123456789@h/d", "https://q", "k"), "backend_database_url is not a postgresql:// URI"),
+    ((SECRET_URL, "", "k"), "backend_qdrant_url is not an http(s) URL"),
+    ((SECRET_URL, "qdrant:6333", "k"), "backend_qdrant_url is not an http(s) URL"),
+    ((SECRET_URL, "https://q", "REPLACE_ME"), "backend_qdrant_api_key is the placeholder"),
+])
+def test_each_bad_service_setting_is_named_without_its_value(settings, named):
+    problems = service_settings_errors(*settings)
+    assert len(problems) == 1 and problems[0].startswith(named)
+    assert "pw-0123456789" not in problems[0] and "mysql://" not in problems[0]
