@@ -316,6 +316,52 @@ class Git(object):
             raise GitError("git fast-import returned no tree: %s" % (err.strip() or out.strip()))
         return fields[2]
 
+    # --- trees, one level at a time (a site inside a directory of the branch: pages_publish's path and keep) -------
+
+    def tree_level(self, tree):
+        """[(mode, kind, sha, name)] of the entries directly in ``tree`` ([] for no tree)."""
+        if not tree:
+            return []
+        out = self.run(["ls-tree", "-z", tree], binary=True)[1]
+        entries = []
+        for record in out.split(b"\0"):
+            if record:
+                meta, dummy, name = record.partition(b"\t")
+                mode, kind, sha = meta.decode("ascii").split(" ")
+                entries.append((mode, kind, sha, name.decode("utf-8", "surrogateescape")))
+        return entries
+
+    def make_tree(self, entries):
+        """The sha of a tree of ``entries`` [(mode, kind, sha, name)] (git mktree sorts them)."""
+        data = b"".join(b"%s %s %s\t%s\0" % (mode.encode("ascii"), kind.encode("ascii"), sha.encode("ascii"),
+                                               name.encode("utf-8", "surrogateescape"))
+                        for mode, kind, sha, name in entries)
+        return self.out(["mktree", "-z"], data=data)
+
+    def entry_at(self, tree, path):
+        """(mode, kind, sha) of the file or directory at ``path`` (a/b/c) in ``tree``, or None."""
+        name, dummy, rest = path.partition("/")
+        for mode, kind, sha, entry in self.tree_level(tree):
+            if entry == name:
+                if not rest:
+                    return mode, kind, sha
+                return self.entry_at(sha, rest) if kind == "tree" else None
+        return None
+
+    def with_subtree(self, tree, path, subtree):
+        """``tree`` (None: an empty one) with the directory at ``path`` replaced by the tree ``subtree``, or
+        removed when ``subtree`` is None; missing parents are made, parents left empty are dropped. Only the trees
+        on the way to ``path`` are rewritten, whatever the size of the rest."""
+        name, dummy, rest = path.partition("/")
+        level = self.tree_level(tree)
+        entries = [entry for entry in level if entry[3] != name]
+        if rest:
+            current = next((entry[2] for entry in level if entry[3] == name and entry[1] == "tree"), None)
+            subtree = self.with_subtree(current, rest, subtree)
+        if subtree and subtree != EMPTY_TREE:
+            entries.append(("040000", "tree", subtree, name))
+        return self.make_tree(entries)
+
     def index_entries(self, env=None):
         """[(mode, sha, path)] of an index (stage 0), paths as str (surrogateescape for non-UTF-8 names)."""
         rc, out, err = self.run(["ls-files", "--stage", "-z"], env=env, binary=True)

@@ -20,6 +20,10 @@ description:
   - When the branch moved while publishing (another push), fetches the new head, commits the same tree on top of
     it and pushes again, up to O(push_retries) times; it never force-pushes unless O(keep_history=false).
   - With O(rollback_to), republishes the tree of an earlier commit as a new commit on top of the branch.
+  - With O(path), the site goes into that directory of the branch and the rest of the branch stays as it is (a
+    pull-request preview under C(pr-preview/pr-42/) beside the main site); with O(state=absent) the directory is
+    removed. O(keep) names directories a publish of the root leaves as they are (the previews). A push race
+    recomposes the tree on the new head, so concurrent publishes into different directories never undo each other.
 author:
   - textbook.deploy maintainers (!UNKNOWN)
 options:
@@ -30,8 +34,29 @@ options:
       - Files ignored by a C(.gitignore) inside it are published too; C(.gitattributes) do not convert anything;
         C(.git) directories (also of nested repositories) are never published, the files around them are.
       - Symbolic links are published as links.
-      - Required unless O(rollback_to) is given; mutually exclusive with it.
+      - Required unless O(rollback_to) is given or O(state=absent); mutually exclusive with both.
     type: path
+  path:
+    description:
+      - The directory of the branch the site goes into, for example V(pr-preview/pr-42) (leading and trailing
+        slashes do not matter); empty for the root.
+      - Everything outside it stays as the branch head has it. O(cname) and O(rollback_to) apply to the root only.
+      - With O(path), O(nojekyll) and O(extra_files) are written into that directory, as part of the site.
+    type: str
+    default: ""
+  keep:
+    description:
+      - Directories of the branch that a publish of the root (or a rollback) leaves exactly as the branch head has
+        them, for example V(pr-preview). O(src) must not have them.
+    type: list
+    elements: str
+    default: []
+  state:
+    description:
+      - V(absent) removes the directory O(path) from the branch (one commit; nothing when it is not there).
+    type: str
+    choices: [present, absent]
+    default: present
   repo:
     description:
       - The remote to publish to, for example V(https://github.com/octo-org/textbook.git).
@@ -175,6 +200,24 @@ EXAMPLES = r"""
     commit_message: "Roll back to {{ published.previous_commit[:12] }}"
   when: published.previous_commit
 
+- name: Publish the main site, leaving the pull-request previews in place
+  textbook.deploy.pages_publish:
+    src: "{{ playbook_dir }}/site/build"
+    repo: https://github.com/octo-org/textbook.git
+    keep: [pr-preview]
+
+- name: Publish a pull request's preview beside the main site
+  textbook.deploy.pages_publish:
+    src: "{{ playbook_dir }}/site/build"
+    repo: https://github.com/octo-org/textbook.git
+    path: pr-preview/pr-42
+
+- name: Remove the preview when the pull request is closed
+  textbook.deploy.pages_publish:
+    repo: https://github.com/octo-org/textbook.git
+    path: pr-preview/pr-42
+    state: absent
+
 - name: Replace the branch by a single commit each time (force with lease)
   textbook.deploy.pages_publish:
     src: build
@@ -254,6 +297,11 @@ findings:
   type: list
   elements: dict
   sample: [{"path": "assets/js/main.js", "kind": "forbidden value #1", "line": 3}]
+path:
+  description: The directory of the branch published into (O(path), normalised); empty for the root.
+  returned: success
+  type: str
+  sample: pr-preview/pr-42
 cache:
   description: The cache repository used.
   returned: success
@@ -334,6 +382,18 @@ STORED_EXTENSIONS = frozenset((
 ))
 
 
+def branch_path(value):
+    """(the directory ``value`` names inside the branch, normalised: "" for the root; a problem or None)."""
+    text = str(value or "").strip()
+    clean = posixpath.normpath(text.strip("/")) if text.strip("/") else ""
+    parts = clean.split("/")
+    if ".." in parts or any(part.lower() == ".git" for part in parts) or any(
+            char in clean for char in "\0\n\\"):
+        return clean, "%r is not a directory inside the branch: give a path such as pr-preview/pr-42 (no .., no .git)" \
+                      % text
+    return ("" if clean == "." else clean), None
+
+
 class PublishError(Exception):
     def __init__(self, msg, **result):
         super(PublishError, self).__init__(msg)
@@ -353,7 +413,10 @@ class Publisher(object):
         self.src = os.path.abspath(params["src"]) if params["src"] else None
         key = hashlib.sha256(("%s\n%s" % (self.repo.rstrip("/"), self.branch)).encode("utf-8")).hexdigest()
         self.cache = os.path.join(params["cache_dir"], key)
-        self.index = os.path.join(self.cache, "textbook-index")
+        # one index per directory published into: a preview's files never evict the main site's stat data
+        self.path, self.path_problem = branch_path(params["path"])
+        self.index = os.path.join(self.cache, "textbook-index" + (
+            "-" + hashlib.sha256(self.path.encode("utf-8")).hexdigest()[:16] if self.path else ""))
         self.git = Git(module, self.cache, token=self.token, remote=self.repo)
         self.head = None
 
@@ -371,6 +434,7 @@ class Publisher(object):
             raise PublishError("repo %r does not exist: an absolute path must name an existing (bare) git repository"
                                % self.repo)
         self.validate_branch()
+        self.validate_placement()
         if params["cname"] is not None:
             cname = normalize_hostname(params["cname"])
             if cname is None:
@@ -388,7 +452,8 @@ class Publisher(object):
             self.rollback = sha
         else:
             self.rollback = None
-            self.validate_src()
+            if params["state"] == "present":
+                self.validate_src()
         if params["push_retries"] < 0:
             raise PublishError("push_retries must be 0 or more")
         if not params["commit_message"].strip():
@@ -409,6 +474,25 @@ class Publisher(object):
         if problem:
             raise PublishError("branch %r is not a valid branch name (git check-ref-format --branch rejects it): use "
                                "letters, digits, '-', '_', '.' and '/', for example gh-pages" % branch)
+
+    def validate_placement(self):
+        """path, keep and state: where in the branch the site goes, and what a publish leaves alone."""
+        params = self.params
+        if self.path_problem:
+            raise PublishError("path " + self.path_problem)
+        self.keep = []
+        for entry in params["keep"]:
+            clean, problem = branch_path(entry)
+            if problem or not clean:
+                raise PublishError("keep entry " + (problem or "%r names the root: name directories such as "
+                                                    "pr-preview" % entry))
+            self.keep.append(clean)
+        if params["state"] == "absent" and (not self.path or params["src"] or params["rollback_to"]):
+            raise PublishError("state=absent removes the directory path from the branch: give path (not the root) "
+                               "and neither src nor rollback_to")
+        if self.path and (params["cname"] is not None or params["rollback_to"] or self.keep):
+            raise PublishError("cname, rollback_to and keep apply to a publish of the root: drop them when path is "
+                               "given (path %r)" % self.path)
 
     def validate_src(self):
         src = self.src
@@ -538,12 +622,12 @@ class Publisher(object):
         self.git.run(["update-ref", LOCAL_REF, head])
         return head
 
-    def settle_head(self, pending, tree):
+    def settle_head(self, pending):
         """The head to publish on. A warm cache publishing a changed tree takes the head its last push or fetch
         left and lets the push's lease check that the branch is still there (one round trip less; a branch that
         moved is handled as a push race). Otherwise, and in check mode, it waits for the remote's answer."""
         local = self.local_ref()
-        if local and not self.rollback and not self.module.check_mode and self.tree_of(local) != tree:
+        if local and not self.rollback and not self.module.check_mode and self.compose(local) != self.tree_of(local):
             pending.cancel()
             return local
         return self.read_head(pending)
@@ -695,6 +779,27 @@ class Publisher(object):
         self.git.run(["update-index", "--add", "--remove", "-z", "--index-info"],
                      data="".join(records).encode("utf-8", "surrogateescape"), env={"GIT_INDEX_FILE": self.index})
 
+    def compose(self, head):
+        """The branch's tree to publish on top of ``head``: the site at the root with the head's O(keep)
+        directories, or the head's tree with the site at O(path) (without it for state=absent)."""
+        base = self.tree_of(head)
+        if self.path:
+            return self.git.with_subtree(base, self.path, self.site)
+        tree = self.site
+        for kept in self.keep:  # as the head has it: also absent when a rolled-back tree still had it
+            entry = self.git.entry_at(base, kept)
+            tree = self.git.with_subtree(tree, kept, entry[2] if entry and entry[1] == "tree" else None)
+        return tree
+
+    def check_keep(self):
+        """A root publish must not bring its own copy of a kept directory (it would be dropped silently)."""
+        if self.rollback:
+            return
+        for kept in self.keep:
+            if self.git.entry_at(self.site, kept):
+                raise PublishError("src %r has %s, which keep leaves as the branch has it: remove it from the site or "
+                                   "from keep" % (self.src, kept))
+
     def rollback_tree(self):
         sha = self.rollback
         if not self.git.has_object(sha, "commit"):
@@ -776,7 +881,8 @@ class Publisher(object):
         return self.git.out(args, data=message.encode("utf-8"), env=env)
 
     def publish(self, tree):
-        """Commit ``tree`` on the head and push; on a race fetch, recommit on top, push again.
+        """Commit ``tree`` on the head and push; on a race fetch, recompose the tree on the new head (the other
+        run's change outside O(path) or in O(keep) stays), commit on top, push again.
 
         Returns (commit, parent head it replaced, attempts, pushed).
         """
@@ -802,6 +908,7 @@ class Publisher(object):
                                    % (self.repo, attempts, self.branch, result.reason or result.status),
                                    push_attempts=attempts)
             head = self.read_head()
+            tree = self.compose(head)
             if head and self.tree_of(head) == tree:
                 return head, head, attempts, False  # someone published this very tree meanwhile
 
@@ -812,17 +919,19 @@ class Publisher(object):
         pending = self.start_reading_head()
         # src is hashed while the remote is read. A cold cache (no index yet: a first publish, a
         # fresh CI runner) hashes every file, so it writes them in bulk whether or not the branch exists.
-        tree = self.build_tree(bulk=not os.path.exists(self.index))
-        self.head = self.settle_head(pending, tree)
+        self.site = None if module.params["state"] == "absent" else self.build_tree(bulk=not os.path.exists(self.index))
+        self.check_keep()
+        self.head = self.settle_head(pending)
+        tree = self.compose(self.head)
         result = dict(changed=False, tree=tree, previous_commit=self.head, branch=self.branch, commit=self.head,
                       files_added=0, files_removed=0, files_modified=0, files_changed=0, bytes_changed=0,
-                      pushed=False, push_attempts=0, scan_skipped=[], cache=self.cache)
+                      pushed=False, push_attempts=0, scan_skipped=[], cache=self.cache, path=self.path)
         changes = self.diff(self.head, tree)  # empty when the branch already has this tree
         links = [path for dummy, dummy2, new_mode, dummy3, path in changes if new_mode == GITLINK]
         if links and not self.rollback:
             self.expand_gitlinks(links)
-            tree = self.index_tree()
-            result["tree"] = tree
+            self.site = self.index_tree()
+            tree = result["tree"] = self.compose(self.head)
             changes = self.diff(self.head, tree)
         if not changes:
             if module._diff:
@@ -845,8 +954,9 @@ class Publisher(object):
         return result
 
     def prepared_diff(self, changes, counts):
-        lines = ["%s branch %s of %s: %d added, %d removed, %d modified" % (
-            "Would publish to" if self.module.check_mode else "Publishing to", self.branch, self.repo,
+        lines = ["%s branch %s%s of %s: %d added, %d removed, %d modified" % (
+            "Would publish to" if self.module.check_mode else "Publishing to", self.branch,
+            " (directory %s)" % self.path if self.path else "", self.repo,
             counts["A"], counts["D"], counts["M"])]
         for change in changes[:DIFF_LIMIT]:
             status = change[0] if change[0] in ("A", "D") else "M"
@@ -875,8 +985,11 @@ def main():
             rollback_to=dict(type="str"),
             cache_dir=dict(type="path", default="~/.cache/textbook.deploy/pages"),
             push_retries=dict(type="int", default=3),
+            path=dict(type="str", default=""),
+            keep=dict(type="list", elements="str", default=[]),
+            state=dict(type="str", choices=["present", "absent"], default="present"),
         ),
-        required_one_of=[("src", "rollback_to")],
+        required_if=[("state", "present", ("src", "rollback_to"), True), ("state", "absent", ("path",))],
         mutually_exclusive=[("src", "rollback_to")],
         supports_check_mode=True,
     )

@@ -212,10 +212,11 @@ def test_check_mode_computes_changes_but_pushes_nothing(env):
     assert heads(env.url) == before
 
 
-def install_race(ctx):
-    """A pre-receive hook that, once, moves gh-pages to a commit 'someone else' made: the push's ref update fails."""
+def install_race(ctx, other=None):
+    """A pre-receive hook that, once, moves gh-pages to a commit 'someone else' made (by default one with the same
+    tree): the push's ref update fails."""
     head = git("rev-parse", "refs/heads/gh-pages", git_dir=ctx.remote)
-    other = git("commit-tree", head + "^{tree}", "-p", head, "-m", "Concurrent push", git_dir=ctx.remote)
+    other = other or git("commit-tree", head + "^{tree}", "-p", head, "-m", "Concurrent push", git_dir=ctx.remote)
     hook = ctx.remote / "hooks" / "pre-receive"
     hook.write_text("#!/bin/sh\ncat >/dev/null\n[ -e race-done ] && exit 0\ntouch race-done\n"
                     "unset GIT_QUARANTINE_PATH GIT_OBJECT_DIRECTORY GIT_ALTERNATE_OBJECT_DIRECTORIES\n"
@@ -280,6 +281,113 @@ def test_keep_history_false_publishes_an_orphan_commit_with_a_lease(env):
     assert git("rev-list", "--count", new, git_dir=env.remote) == "1"
     again = ok(publish(env, keep_history=False))
     assert not again["changed"]
+
+
+# --- a site in a directory of the branch (pull-request previews), and directories a root publish keeps ---------
+
+PREVIEW = {"index.html": "<html>preview 42</html>\n", "docs/intro/index.html": "<html>intro, changed</html>\n"}
+
+
+def preview_site(ctx, name="preview", files=PREVIEW):
+    write_site(ctx.tmp / name, files)
+    return str(ctx.tmp / name)
+
+
+def branch_files(ctx):
+    return tree_files(ctx.remote, "refs/heads/gh-pages")
+
+
+def test_a_preview_goes_into_its_directory_and_leaves_the_main_site_as_it_is(env):
+    main = ok(publish(env, keep=["pr-preview"]))
+    result = ok(publish(env, src=preview_site(env), path="/pr-preview/pr-42/", diff=True))
+    assert result["pushed"] and result["path"] == "pr-preview/pr-42"
+    assert (result["files_added"], result["files_removed"], result["files_modified"]) == (3, 0, 0)
+    assert "A pr-preview/pr-42/index.html" in result["diff"]["prepared"]
+    files = branch_files(env)
+    assert {path: sha for path, sha in files.items() if not path.startswith("pr-preview/")} == tree_files(
+        env.remote, main["commit"])
+    assert blob(env.remote, "refs/heads/gh-pages", "pr-preview/pr-42/index.html") == b"<html>preview 42</html>\n"
+    assert "pr-preview/pr-42/.nojekyll" in files  # nojekyll and extra_files go with the site into its directory
+    again = ok(publish(env, src=preview_site(env), path="pr-preview/pr-42"))
+    assert not again["changed"] and not again["pushed"]
+
+
+def test_a_root_publish_keeps_the_previews_and_a_removed_preview_leaves_nothing_behind(env):
+    ok(publish(env, keep=["pr-preview"]))
+    ok(publish(env, src=preview_site(env), path="pr-preview/pr-42"))
+    ok(publish(env, src=preview_site(env, "other", {"index.html": "43"}), path="pr-preview/pr-43"))
+    write_site(env.site, {"index.html": "<html>home v2</html>\n"}, mtime=PAST + 60)
+    root = ok(publish(env, keep=["pr-preview"]))
+    assert (root["files_added"], root["files_removed"], root["files_modified"]) == (0, 0, 1)
+    assert blob(env.remote, "refs/heads/gh-pages", "pr-preview/pr-43/index.html") == b"43"
+    checked = ok(publish(env, src=None, path="pr-preview/pr-42", state="absent", check=True, diff=True))
+    assert checked["changed"] and checked["files_removed"] == 3 and not checked["pushed"]
+    assert "D pr-preview/pr-42/index.html" in checked["diff"]["prepared"]
+    assert "pr-preview/pr-42/index.html" in branch_files(env)
+    ok(publish(env, src=None, path="pr-preview/pr-42", state="absent"))
+    ok(publish(env, src=None, path="pr-preview/pr-43", state="absent"))
+    files = branch_files(env)
+    assert not any(path.startswith("pr-preview") for path in files) and "index.html" in files
+    gone = ok(publish(env, src=None, path="pr-preview/pr-43", state="absent"))
+    assert not gone["changed"] and not gone["pushed"]
+
+
+def test_a_root_publish_without_keep_replaces_the_previews(env):
+    ok(publish(env))
+    ok(publish(env, src=preview_site(env), path="pr-preview/pr-42"))
+    write_site(env.site, {"index.html": "v2"}, mtime=PAST + 60)
+    result = ok(publish(env))
+    assert result["files_removed"] == 3 and not any(path.startswith("pr-preview") for path in branch_files(env))
+
+
+def test_a_rollback_keeps_the_previews_of_the_head(env):
+    first = ok(publish(env, keep=["pr-preview"]))
+    write_site(env.site, {"index.html": "v2"}, mtime=PAST + 60)
+    ok(publish(env, keep=["pr-preview"]))
+    ok(publish(env, src=preview_site(env), path="pr-preview/pr-42"))
+    back = ok(publish(env, src=None, rollback_to=first["commit"], keep=["pr-preview"]))
+    assert back["pushed"] and blob(env.remote, back["commit"], "index.html") == SITE["index.html"].encode()
+    assert "pr-preview/pr-42/index.html" in branch_files(env)
+
+
+def test_a_preview_racing_another_publish_keeps_both(env):
+    """The other run's commit changes the main site while the preview is pushed: the preview is recomposed on it."""
+    ok(publish(env, keep=["pr-preview"]))
+    head = git("rev-parse", "refs/heads/gh-pages", git_dir=env.remote)
+    changed = git("hash-object", "-w", "--stdin", data="<html>other</html>\n", git_dir=env.remote)
+    listing = git("ls-tree", head, git_dir=env.remote).replace(tree_files(env.remote, head)["index.html"], changed)
+    other_tree = git("mktree", data=listing + "\n", git_dir=env.remote)
+    install_race(env, git("commit-tree", other_tree, "-p", head, "-m", "Concurrent push", git_dir=env.remote))
+    result = ok(publish(env, src=preview_site(env), path="pr-preview/pr-42"))
+    other = parents(env.remote, result["commit"])
+    assert result["push_attempts"] == 2 and parents(env.remote, other[0]) == [head]
+    assert blob(env.remote, "refs/heads/gh-pages", "index.html") == b"<html>other</html>\n"
+    assert blob(env.remote, "refs/heads/gh-pages", "pr-preview/pr-42/index.html") == b"<html>preview 42</html>\n"
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"path": "../x"}, "path '../x' is not a directory inside the branch"),
+    ({"path": "a/.git/b"}, "path 'a/.git/b' is not a directory"),
+    ({"keep": ["/"]}, "keep entry"),
+    ({"keep": ["a/../../b"]}, "keep entry"),
+    ({"path": "pr-preview/pr-1", "cname": "docs.example.com"}, "apply to a publish of the root"),
+    ({"path": "pr-preview/pr-1", "keep": ["pr-preview"]}, "apply to a publish of the root"),
+    ({"src": None, "state": "absent"}, "path"),
+    ({"state": "absent", "path": "pr-preview/pr-1"}, "state=absent removes the directory path"),
+])
+def test_bad_placement_fails_before_anything_is_pushed(env, overrides, message):
+    ok(publish(env))
+    before = heads(env.url)
+    result = publish(env, **overrides)
+    assert result.get("failed") and message in result["msg"], result
+    assert heads(env.url) == before
+
+
+def test_a_site_with_a_directory_keep_reserves_is_refused(env):
+    write_site(env.site, {"pr-preview/stale/index.html": "x"})
+    result = publish(env, keep=["pr-preview"])
+    assert result.get("failed") and "has pr-preview, which keep leaves as the branch has it" in result["msg"]
+    assert heads(env.url) == ""
 
 
 def test_rollback_republishes_an_old_tree_as_a_new_commit(env):
