@@ -13,6 +13,8 @@ is finished (bounded by the option operation_timeout) before the module goes on.
     data = module.change(project["id"], "POST", "/projects/%s/branches/%s/roles" % (...), body, ok=(201,))
 """
 
+import calendar
+import re
 import time
 
 from urllib.parse import unquote, urlsplit
@@ -28,6 +30,13 @@ OPERATION_FAILED = frozenset(("failed", "error", "cancelling", "cancelled"))
 POLL_FIRST = 0.1     # seconds before the first poll of a running operation
 POLL_MAX = 2.0       # the poll interval doubles up to this
 ROLE_NAME_MAX = 63   # bytes, PostgreSQL's NAMEDATALEN - 1
+BRANCH_NAME_MAX = 256  # characters: the API description's maxLength of a branch name (minLength 1)
+# Branch expiry (https://neon.com/docs/guides/branch-expiration): an RFC 3339 timestamp with a time zone, stored to the
+# second, in the future and at most 30 days from the current time.
+EXPIRY_MAX = 30 * 86400
+RFC3339_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?(?:([Zz])|([+-])(\d{2}):(\d{2}))$")
+DURATION_RE = re.compile(r"^(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+DURATION_UNITS = (7 * 86400, 86400, 3600, 60, 1)
 RESERVED_ROLES = ("neon_superuser", "cloud_admin", "postgres", "public", "none", "current_user", "session_user",
                   "current_role", "neon_service", "zenith_admin", "authenticator", "anonymous", "authenticated")
 
@@ -69,6 +78,60 @@ def postgres_name_problem(name, what):
     if "\0" in name:
         return "%s must not contain a NUL character" % what
     return None
+
+
+def branch_name_problem(name, option="name"):
+    """None when Neon accepts ``name`` as a branch name, else a sentence saying why not and what to give.
+
+    Neon's API description allows 1 to 256 characters and documents no character set (its own examples use names
+    like ``preview/pr-42``). Two rules are ours: a blank name (only spaces) is refused, and so is a NUL character,
+    which Neon's PostgreSQL-backed control plane cannot store.
+    """
+    if name is None or not name.strip():
+        return ("%s must name a Neon branch: give 1 to %d characters, for example preview-42."
+                % (option, BRANCH_NAME_MAX))
+    if len(name) > BRANCH_NAME_MAX:
+        return ("%s is %d characters long: Neon allows at most %d in a branch name. Shorten it, for example "
+                "preview-42." % (option, len(name), BRANCH_NAME_MAX))
+    if "\0" in name:
+        return "%s must not contain a NUL character (Neon cannot store it in a branch name)." % option
+    return None
+
+
+def parse_timestamp(text):
+    """Seconds since the epoch (whole seconds: Neon keeps no fraction) of an RFC 3339 timestamp with a time zone,
+    or None when ``text`` is not one."""
+    found = RFC3339_RE.match(text or "")
+    if not found:
+        return None
+    year, month, day, hour, minute, second = (int(found.group(i)) for i in range(1, 7))
+    if not (1 <= month <= 12 and 1 <= day <= calendar.monthrange(year, month)[1] and hour <= 23 and minute <= 59
+            and second <= 60):
+        return None
+    offset = 0
+    if not found.group(8):
+        hours, minutes = int(found.group(10)), int(found.group(11))
+        if hours > 23 or minutes > 59:
+            return None
+        offset = (hours * 3600 + minutes * 60) * (1 if found.group(9) == "+" else -1)
+    return calendar.timegm((year, month, day, hour, minute, min(second, 59))) - offset
+
+
+def format_timestamp(epoch):
+    """An RFC 3339 timestamp in UTC, to the second, as Neon writes them: 2025-06-09T18:02:16Z."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(epoch)))
+
+
+def parse_duration(text):
+    """Seconds of a duration such as ``7d``, ``36h``, ``1d12h``, ``90m``, ``2w`` or plain seconds (``3600``), or
+    None when ``text`` is not one."""
+    text = (text or "").strip().lower().replace(" ", "")
+    if text.isdigit():
+        return int(text)
+    found = DURATION_RE.match(text)
+    if not text or not found:
+        return None
+    return sum(int(value) * unit for value, unit in zip(found.groups(), DURATION_UNITS) if value)
 
 
 def role_name_problem(name):

@@ -9,6 +9,7 @@ PostgreSQL server on its own TCP port at `public_host`, so the connection URIs i
         project = neon.create_project("demo")                  # ready at once (no running operations)
         neon.connection_uri(project["id"])                     # postgresql://neondb_owner:...@127.0.0.1:PORT/neondb
         neon.inject_fault("http_423", method="POST", path=r"/branches$", times=1)
+        neon.advance_clock(8 * 86400)                          # branches whose expiry passed go at the next request
         neon.requests(), neon.violations(), neon.reset_log(), neon.clear_faults()
 
 Modelled:
@@ -27,7 +28,19 @@ Modelled:
   names on a branch, are unique (409). Role and database names are limited to 63 bytes; role names starting with
   `pg_` and Neon's reserved roles (neon_superuser, cloud_admin, postgres, ...), and the databases postgres,
   template0 and template1 are refused (400). The default branch and branches with children cannot be deleted;
-  a branch has at most one read_write endpoint (409).
+  a branch has at most one read_write endpoint (409). Branch names (create, rename, a project's first branch) have
+  1 to 256 characters, the limits of the description (BranchCreateRequest.branch.name), which documents no
+  character set; a NUL character is refused too (our inference: Neon keeps its state in PostgreSQL) (400).
+- Branch expiry, as Neon's guide describes it (https://neon.com/docs/guides/branch-expiration, "Timestamp format
+  requirements" and "Restrictions"; the description's Branch.expires_at): `expires_at` on create or update must be
+  RFC 3339 with a time zone (`Z` or `+HH:MM`; a fraction of a second is accepted and dropped: whole seconds are
+  stored), in the future and at most 30 days from now (400 otherwise). It is refused on the default branch, on a
+  protected branch (also when protecting a branch that expires) and on a branch with children, and no branch can
+  be created from a branch that expires (400). PATCH with `expires_at: null` removes the expiry. Answers show
+  `expires_at` in UTC (`...Z`) and the read-only `ttl_interval_seconds` (expiry minus the time it was set).
+  An expired branch is deleted with its endpoints and clusters, as Neon's background job deletes it "not exactly
+  at the specified time": here lazily, when the next API request arrives (before that request is handled), with no
+  operation recorded. `now()` is the clock expiry reads and `advance_clock(seconds)` moves it forward for tests.
 - Roles and databases exist for real: CREATE ROLE ... LOGIN PASSWORD (member of neon_superuser, as on Neon),
   CREATE DATABASE ... OWNER, renames, owner changes and drops (connections to a renamed or dropped database are
   terminated, as Neon drops them); reset_password really changes the password. Passwords are returned when a
@@ -62,7 +75,9 @@ Not modelled (do not rely on these being checked):
   pg_version (reported as requested; every server is PostgreSQL 15), regions (a fixed list of Neon region ids is
   accepted; nothing differs between them).
 - Point-in-time branching (parent_lsn / parent_timestamp), schema-only and archived branches (refused with 400),
-  branch expiry, restore, recovery of deleted projects or branches (deletes are immediate and final).
+  restore and reset (so no TTL restart), recovery of deleted projects or branches (deletes, expiry's too, are
+  immediate and final, where Neon keeps a deleted branch recoverable for 7 days), the Early Access limit on
+  expiry (every key may set it here).
 - Billing, consumption metrics (all zero), plan limits (number of projects, branches, computes), organisations,
   API key scopes, Neon's own rate limiting (only as injected faults), any endpoint not listed above.
 - Durability: fsync is off; state lives in memory and dies with the stand-in.

@@ -154,7 +154,8 @@ class Branch:
     default: bool
     cluster: object
     protected: bool = False
-    expires_at: Optional[str] = None
+    expires_epoch: Optional[int] = None  # when Neon deletes it (whole seconds), and the interval it was set with
+    ttl_interval_seconds: Optional[int] = None
     annotation: dict = field(default_factory=dict)
     roles: dict = field(default_factory=dict)       # name -> Role
     databases: dict = field(default_factory=dict)   # name -> Database
@@ -177,7 +178,13 @@ class Branch:
             data["parent_timestamp"] = now_iso(self.created)
         if self.expires_at:
             data["expires_at"] = self.expires_at
+            data["ttl_interval_seconds"] = self.ttl_interval_seconds
         return data
+
+    @property
+    def expires_at(self):
+        """The expiry as Neon shows it: UTC, whole seconds (2025-06-09T18:02:16Z); None without one."""
+        return None if self.expires_epoch is None else now_iso(self.expires_epoch)
 
 
 @dataclass

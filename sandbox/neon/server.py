@@ -4,8 +4,10 @@ Handlers run under one lock (state and SQL are serialised, which a stand-in can 
 (status, data, headers). The real work (PostgreSQL clusters, roles, databases) is done before the answer;
 operations only *report* it, running for `op_delay` seconds, as Neon's do.
 """
+import calendar
 import json
 import os
+import re
 import secrets
 import time
 import uuid
@@ -33,6 +35,11 @@ REGIONS = ("aws-us-east-1", "aws-us-east-2", "aws-us-west-2", "aws-eu-central-1"
            "azure-gwc")
 LOCKED_MESSAGE = "project already has running conflicting operations, scheduling of new ones is prohibited"
 MUTATING = ("POST", "PATCH", "PUT", "DELETE")
+BRANCH_NAME_MAX = 256  # characters (the description's maxLength; it documents no character set)
+# Branch expiry, as https://neon.com/docs/guides/branch-expiration describes it: RFC 3339 (section 5.6) with a time
+# zone, fractional seconds accepted but only whole seconds stored, in the future, at most 30 days from now.
+EXPIRY_MAX = 30 * 86400
+RFC3339 = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(?:[Zz]|([+-])(\d{2}):(\d{2}))$")
 
 
 class ApiError(Exception):
@@ -103,6 +110,34 @@ def name_problem(name, what):
     return None
 
 
+def branch_name_problem(name):
+    """Neon's description: 1 to 256 characters. A NUL is refused too (Neon keeps its state in PostgreSQL, whose text
+    cannot hold one: our inference, not documented)."""
+    if not name:
+        return "branch name must not be empty"
+    if len(name) > BRANCH_NAME_MAX:
+        return "branch name exceeds the limit of %d characters" % BRANCH_NAME_MAX
+    if "\0" in name:
+        return "branch name must not contain NUL characters"
+    return None
+
+
+def expiry_epoch(text):
+    """Whole seconds since the epoch of an RFC 3339 timestamp, or None when it is not one."""
+    found = RFC3339.match(text)
+    if not found:
+        return None
+    fields = [int(v) for v in found.groups()[:6]]
+    try:
+        epoch = calendar.timegm(time.strptime("%04d-%02d-%02dT%02d:%02d:%02d" % tuple(fields), "%Y-%m-%dT%H:%M:%S"))
+    except ValueError:
+        return None
+    if found.group(7):
+        offset = int(found.group(8)) * 3600 + int(found.group(9)) * 60
+        epoch -= offset if found.group(7) == "+" else -offset
+    return epoch
+
+
 def role_name_problem(name):
     problem = name_problem(name, "role")
     if problem:
@@ -138,6 +173,7 @@ class NeonStandIn(StandIn):
         self.faults = Faults()
         self._projects = {}  # id -> Project
         self._db_ids = 0
+        self._clock_offset = 0.0
         self.pg = None
 
     # --- lifecycle -----------------------------------------------------------------------------------------
@@ -213,6 +249,15 @@ class NeonStandIn(StandIn):
     def endpoint_port(self, project_id, endpoint_id):
         with self.lock:
             return self._project(project_id).endpoints[endpoint_id].port
+
+    def now(self):
+        """The stand-in's clock for branch expiry: the real time, plus what advance_clock() added."""
+        return time.time() + self._clock_offset
+
+    def advance_clock(self, seconds):
+        """Move the expiry clock forward (tests: a branch expires without waiting days). Only expiry reads it."""
+        with self.lock:
+            self._clock_offset += seconds
 
     def postmaster_pids(self):
         return self.pg.postmaster_pids() if self.pg else []
@@ -290,6 +335,7 @@ class Api:
             query = dict(request.parameters.query)
             ctx = RequestContext(delay=self.app.op_delay)
             with self.app.lock:
+                self.delete_expired()
                 project = None
                 if "project_id" in params:
                     project = self.app._project(params["project_id"])
@@ -361,6 +407,46 @@ class Api:
         if branch is None:
             raise not_found("branch")
         return branch
+
+    def drop_branch(self, project, branch):
+        """Remove a branch, its endpoints and their PostgreSQL clusters; the endpoints removed."""
+        endpoints = project.branch_endpoints(branch.id)
+        for endpoint in endpoints:
+            project.endpoints.pop(endpoint.id)
+            if endpoint.cluster is not None:
+                self.app.pg.remove(endpoint.cluster)
+        del project.branches[branch.id]
+        self.app.pg.remove(branch.cluster)
+        return endpoints
+
+    def delete_expired(self):
+        """Delete the branches whose expiry has passed. Neon does it with a background job, "not exactly at the
+        specified time"; the stand-in does it lazily, when the next API request arrives (before it is handled)."""
+        now = self.app.now()
+        for project in list(self.app._projects.values()):
+            for branch in list(project.branches.values()):
+                if branch.expires_epoch is not None and branch.expires_epoch <= now and not branch.default:
+                    self.drop_branch(project, branch)
+
+    def expiry(self, project, branch, spec, parent=None):
+        """(expires_epoch, ttl_interval_seconds) for a create/update body that sets expires_at (checked as Neon
+        documents it: format, future, 30 days, and no expiry on default, protected or parent branches)."""
+        text = spec["expires_at"]
+        epoch = expiry_epoch(text)
+        if epoch is None:
+            raise ApiError(400, "expires_at must be an RFC 3339 timestamp with a time zone, got %r" % text)
+        now = self.app.now()
+        if epoch <= now:
+            raise ApiError(400, "expires_at must be in the future")
+        if epoch - now > EXPIRY_MAX:
+            raise ApiError(400, "expires_at must not be more than 30 days in the future")
+        if branch is not None and branch.default:
+            raise ApiError(400, "cannot set an expiration on the project's default branch")
+        if spec.get("protected", branch.protected if branch is not None else False):
+            raise ApiError(400, "cannot set an expiration on a protected branch")
+        if branch is not None and any(b.parent_id == branch.id for b in project.branches.values()):
+            raise ApiError(400, "cannot set an expiration on a branch that has child branches")
+        return epoch, int(round(epoch - now))
 
     def endpoint(self, project, endpoint_id):
         endpoint = project.endpoints.get(endpoint_id)
@@ -516,6 +602,8 @@ class Api:
         if region not in REGIONS:
             raise ApiError(400, "region %r is not supported" % region)
         branch_spec = spec.get("branch") or {}
+        if "name" in branch_spec and branch_name_problem(branch_spec["name"]):
+            raise ApiError(400, branch_name_problem(branch_spec["name"]))
         role_name = branch_spec.get("role_name", "neondb_owner")
         database_name = branch_spec.get("database_name", "neondb")
         problem = role_name_problem(role_name) or database_name_problem(database_name)
@@ -622,16 +710,22 @@ class Api:
         if spec.get("archived"):
             raise ApiError(400, "archived branches are not modelled by the stand-in")
         parent = self.branch(project, spec["parent_id"]) if "parent_id" in spec else project.default_branch()
+        if parent.expires_at:
+            raise ApiError(400, "cannot create a branch from a branch that has an expiration")
         bid = objects.branch_id()
         name = spec.get("name", bid)
+        if branch_name_problem(name):
+            raise ApiError(400, branch_name_problem(name))
         if any(b.name == name for b in project.branches.values()):
             raise ApiError(409, "branch with name %r already exists" % name)
+        expires = self.expiry(project, None, spec) if spec.get("expires_at") is not None else (None, None)
         endpoints_spec = body.get("endpoints") or []
         if sum(1 for e in endpoints_spec if e["type"] == "read_write") > 1:
             raise ApiError(400, "a branch can have only one read_write endpoint")
         cluster = self.app.pg.clone(parent.cluster, bid)
         branch = Branch(bid, project.id, name, parent.id, False, cluster, protected=spec.get("protected", False),
-                        expires_at=spec.get("expires_at"), annotation=dict(body.get("annotation_value") or {}))
+                        annotation=dict(body.get("annotation_value") or {}))
+        branch.expires_epoch, branch.ttl_interval_seconds = expires
         branch.ready_at = time.monotonic() + ctx.delay
         for role in parent.roles.values():
             branch.roles[role.name] = Role(bid, role.name, role.password, role.no_login)
@@ -667,13 +761,18 @@ class Api:
         branch = self.branch(project, params["branch_id"])
         spec = body["branch"]
         if "name" in spec and spec["name"] != branch.name:
+            if branch_name_problem(spec["name"]):
+                raise ApiError(400, branch_name_problem(spec["name"]))
             if any(b.name == spec["name"] for b in project.branches.values()):
                 raise ApiError(409, "branch with name %r already exists" % spec["name"])
-            branch.name = spec["name"]
-        if "protected" in spec:
-            branch.protected = spec["protected"]
+        if spec.get("protected") and branch.expires_at and spec.get("expires_at", branch.expires_at) is not None:
+            raise ApiError(400, "cannot protect a branch that has an expiration")
+        expires = (branch.expires_epoch, branch.ttl_interval_seconds)
         if "expires_at" in spec:
-            branch.expires_at = spec["expires_at"]
+            expires = self.expiry(project, branch, spec) if spec["expires_at"] is not None else (None, None)
+        branch.name = spec.get("name", branch.name)
+        branch.protected = spec.get("protected", branch.protected)
+        branch.expires_epoch, branch.ttl_interval_seconds = expires
         branch.updated = time.time()
         return 200, {"branch": branch.json(), "operations": self.ops(project, ctx)}, []
 
@@ -684,13 +783,7 @@ class Api:
         children = [b.id for b in project.branches.values() if b.parent_id == branch.id]
         if children:
             raise ApiError(400, "cannot delete a branch that has child branches (%s)" % ", ".join(children))
-        endpoints = project.branch_endpoints(branch.id)
-        for endpoint in endpoints:
-            project.endpoints.pop(endpoint.id)
-            if endpoint.cluster is not None:
-                self.app.pg.remove(endpoint.cluster)
-        del project.branches[branch.id]
-        self.app.pg.remove(branch.cluster)
+        endpoints = self.drop_branch(project, branch)
         operations = self.ops(project, ctx, *[("suspend_compute", branch.id, e.id) for e in endpoints],
                               ("delete_timeline", branch.id, None))
         return 200, {"branch": branch.json(), "operations": operations}, []

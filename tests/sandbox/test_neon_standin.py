@@ -3,6 +3,7 @@
 Tests on the shared `neon` fixture leave no violation behind; tests that provoke violations or inject faults on
 purpose use a private stand-in (`fresh`) or clear what they injected (the `neon_project` fixture clears faults).
 """
+import calendar
 import os
 import re
 import subprocess
@@ -458,3 +459,89 @@ def test_stop_leaves_no_postgres_running(tmp_path):
     assert subprocess.run(["pgrep", "-f", pg_root], capture_output=True).returncode == 1
     with pytest.raises(requests.ConnectionError):
         requests.get(server.api_url + "/projects", timeout=2)
+
+
+# --- branch names and expiry -----------------------------------------------------------------------------------
+
+def iso_in(seconds, server=None):
+    """An RFC 3339 UTC timestamp `seconds` from the stand-in's expiry clock (now when no server is given)."""
+    now = server.now() if server else time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now + seconds))
+
+
+def test_branch_names_as_neon_limits_them(neon, neon_project):
+    pid = neon_project["id"]
+    data = change(neon, "POST", "/projects/%s/branches" % pid, {"branch": {"name": "preview/pr-42 é"}})
+    assert data["branch"]["name"] == "preview/pr-42 é"  # no character set is documented
+    data = change(neon, "POST", "/projects/%s/branches" % pid, {"branch": {"name": "b" * 256}})
+    assert data["branch"]["name"] == "b" * 256
+    status, err, _ = call(neon, "POST", "/projects/%s/branches" % pid, {"branch": {"name": "nul\u0000name"}})
+    assert status == 400 and "NUL" in err["message"]
+    status, err, _ = call(neon, "PATCH", "/projects/%s/branches/%s" % (pid, data["branch"]["id"]),
+                          {"branch": {"name": "bad\u0000"}})
+    assert status == 400 and "NUL" in err["message"]
+    assert neon.violations() == []
+    earlier = len(neon.violations())
+    status, err, _ = call(neon, "POST", "/projects/%s/branches" % pid, {"branch": {"name": "b" * 257}})
+    assert status == 400 and "/branch/name" in err["message"]  # the description's maxLength, through the contract
+    status, err, _ = call(neon, "POST", "/projects/%s/branches" % pid, {"branch": {"name": ""}})
+    assert status == 400
+    assert [v["status"] for v in neon.violations()[earlier:]] == [400, 400]
+
+
+def test_branch_expiry_is_checked_as_neon_documents_it(fresh):
+    created = create_project(fresh)
+    pid, main = created["project"]["id"], created["branch"]["id"]
+    branches = "/projects/%s/branches" % pid
+    # format, future, 30 days
+    for bad, words in ((iso_in(-60), "in the future"), (iso_in(30 * 86400 + 120), "30 days")):
+        status, err, _ = call(fresh, "POST", branches, {"branch": {"name": "x", "expires_at": bad}})
+        assert status == 400 and words in err["message"], (bad, err)
+    # a zone offset and a fraction are accepted; the answer is UTC, in whole seconds, with the TTL interval
+    local = time.strftime("%Y-%m-%dT%H:%M:%S.250+02:00", time.gmtime(fresh.now() + 7 * 86400 + 7200))
+    data = change(fresh, "POST", branches, {"branch": {"name": "preview-1", "expires_at": local}})
+    expires = calendar.timegm(time.strptime(data["branch"]["expires_at"], "%Y-%m-%dT%H:%M:%SZ"))
+    assert abs(expires - (fresh.now() + 7 * 86400)) <= 2  # +02:00 read as such, the .250 dropped
+    assert abs(data["branch"]["ttl_interval_seconds"] - 7 * 86400) <= 2
+    preview = data["branch"]["id"]
+    # restrictions: default branch, protected branch, branch with children, child of an expiring branch
+    status, err, _ = call(fresh, "PATCH", "%s/%s" % (branches, main), {"branch": {"expires_at": iso_in(3600)}})
+    assert status == 400 and "default branch" in err["message"]
+    status, err, _ = call(fresh, "POST", branches, {"branch": {"name": "c", "parent_id": preview}})
+    assert status == 400 and "expiration" in err["message"]
+    status, err, _ = call(fresh, "POST", branches, {"branch": {"name": "p", "protected": True,
+                                                               "expires_at": iso_in(3600)}})
+    assert status == 400 and "protected" in err["message"]
+    status, err, _ = call(fresh, "PATCH", "%s/%s" % (branches, preview), {"branch": {"protected": True}})
+    assert status == 400 and "protect" in err["message"]
+    parent = change(fresh, "POST", branches, {"branch": {"name": "parent"}})["branch"]["id"]
+    change(fresh, "POST", branches, {"branch": {"name": "child", "parent_id": parent}})
+    status, err, _ = call(fresh, "PATCH", "%s/%s" % (branches, parent), {"branch": {"expires_at": iso_in(3600)}})
+    assert status == 400 and "child" in err["message"]
+    # PATCH moves it, null removes it (and the TTL interval with it)
+    later = iso_in(20 * 86400, fresh)
+    data = change(fresh, "PATCH", "%s/%s" % (branches, preview), {"branch": {"expires_at": later}})
+    assert data["branch"]["expires_at"] == later
+    data = change(fresh, "PATCH", "%s/%s" % (branches, preview), {"branch": {"expires_at": None}})
+    assert "expires_at" not in data["branch"] and "ttl_interval_seconds" not in data["branch"]
+    assert fresh.violations() == []
+
+
+def test_expired_branch_is_deleted_at_the_next_request(fresh):
+    created = create_project(fresh)
+    pid = created["project"]["id"]
+    branches = "/projects/%s/branches" % pid
+    data = change(fresh, "POST", branches, {"branch": {"name": "short", "expires_at": iso_in(3600, fresh)},
+                                            "endpoints": [{"type": "read_write"}]})
+    kept = change(fresh, "POST", branches, {"branch": {"name": "kept", "expires_at": iso_in(7200, fresh)}})
+    uri = data["connection_uris"][0]["connection_uri"]
+    assert sql(uri, "select 1") == [(1,)]
+    fresh.advance_clock(3601)
+    names = [b["name"] for b in call(fresh, "GET", branches)[1]["branches"]]
+    assert sorted(names) == ["kept", "main"]
+    assert call(fresh, "GET", "%s/%s" % (branches, data["branch"]["id"]))[0] == 404
+    assert call(fresh, "GET", "/projects/%s/endpoints/%s" % (pid, data["endpoints"][0]["id"]))[0] == 404
+    with pytest.raises(psycopg.OperationalError):
+        sql(uri, "select 1")  # its compute is gone with it
+    assert kept["branch"]["id"] in [b["id"] for b in call(fresh, "GET", branches)[1]["branches"]]
+    assert fresh.violations() == []

@@ -3,10 +3,13 @@
 The stand-in checks every request and answer against Neon's OpenAPI description, runs operations that finish
 over time (423 Locked meanwhile) and creates roles and databases in real PostgreSQL servers.
 """
+import calendar
+import time
 import uuid
 
 import psycopg
 import pytest
+import requests
 
 from conftest import run_module
 
@@ -150,6 +153,114 @@ def test_bad_branch_input_fails_before_any_request(neon, project, args, option):
 def test_unknown_project_and_parent_are_named(neon, project):
     assert "option project" in failed(call(neon, "neon_branch", project="no-such-project-x", name="a"))
     assert "option parent" in failed(call(neon, "neon_branch", project=project["name"], name="a", parent="nope"))
+    assert changes(neon) == []
+
+
+# --- neon_branch: expiry ---------------------------------------------------------------------------------------
+
+def epoch(timestamp):
+    return calendar.timegm(time.strptime(timestamp, "%Y-%m-%dT%H:%M:%SZ"))
+
+
+def iso(seconds_from_now):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + seconds_from_now))
+
+
+def set_expiry(neon, project, branch_id, value):
+    """Someone else (the console) sets or removes a branch's expiry."""
+    response = requests.patch("%s/projects/%s/branches/%s" % (neon.api_url, project["id"], branch_id),
+                              json={"branch": {"expires_at": value}},
+                              headers={"Authorization": "Bearer %s" % neon.api_key}, timeout=10)
+    assert response.status_code == 200, response.text
+    time.sleep(0.3)  # its (empty) operations; keep the project unlocked for the module
+
+
+def test_expires_in_is_set_on_create_and_a_rerun_changes_nothing(neon, project):
+    created = branch(neon, project, "preview-7", expires_in="7d", diff=True)
+    assert created["changed"] and abs(epoch(created["branch"]["expires_at"]) - (time.time() + 7 * 86400)) < 30
+    assert created["diff"]["before"] == {} and created["diff"]["after"]["branch"]["expires_at"]
+    assert [(m, s) for m, p, s in changes(neon)] == [("POST", 201)]  # the expiry went with the create
+    neon.reset_log()
+    again = branch(neon, project, "preview-7", expires_in="7d")
+    assert not again["changed"] and again["branch"]["expires_at"] == created["branch"]["expires_at"]
+    assert changes(neon) == []
+
+
+def test_expires_in_extends_an_expiry_that_lags_beyond_the_tolerance(neon, project):
+    made = branch(neon, project, "preview-8")
+    set_expiry(neon, project, made["branch"]["id"], iso(86400))
+    neon.reset_log()
+    # a tolerance longer than the lag leaves it alone
+    assert not branch(neon, project, "preview-8", expires_in="7d", expiry_tolerance="6d12h")["changed"]
+    would = ok(call(neon, "neon_branch", project=project["name"], name="preview-8", expires_in="7d", check=True,
+                    diff=True))
+    assert would["changed"] and changes(neon) == []
+    assert abs(epoch(would["diff"]["after"]["branch"]["expires_at"]) - (time.time() + 7 * 86400)) < 30
+    assert abs(epoch(would["diff"]["before"]["branch"]["expires_at"]) - (time.time() + 86400)) < 30
+    extended = branch(neon, project, "preview-8", expires_in="7d", diff=True)
+    assert extended["changed"] and [(m, s) for m, p, s in changes(neon)] == [("PATCH", 200)]
+    assert abs(epoch(extended["branch"]["expires_at"]) - (time.time() + 7 * 86400)) < 30
+    neon.reset_log()
+    # within the tolerance (1h by default): no change; a shorter expires_in never brings it forward
+    assert not branch(neon, project, "preview-8", expires_in="7d")["changed"]
+    assert not branch(neon, project, "preview-8", expires_in="1d")["changed"]
+    assert changes(neon) == []
+
+
+def test_expires_at_is_exact_and_never_removes_it(neon, project):
+    at = iso(3 * 86400)
+    made = branch(neon, project, "demo", expires_at=at.replace("Z", "+00:00"))
+    assert made["changed"] and made["branch"]["expires_at"] == at
+    neon.reset_log()
+    assert not branch(neon, project, "demo", expires_at=at)["changed"]
+    later = iso(5 * 86400)
+    moved = branch(neon, project, "demo", expires_at=later, diff=True)
+    assert moved["changed"] and moved["branch"]["expires_at"] == later
+    assert (moved["diff"]["before"]["branch"]["expires_at"], moved["diff"]["after"]["branch"]["expires_at"]) == (
+        at, later)
+    kept = branch(neon, project, "demo", expires_at="never", diff=True)
+    assert kept["changed"] and "expires_at" not in kept["branch"]
+    assert "expires_at" not in kept["diff"]["after"]["branch"]
+    assert [(m, s) for m, p, s in changes(neon)] == [("PATCH", 200), ("PATCH", 200)]
+    neon.reset_log()
+    assert not branch(neon, project, "demo", expires_at="never")["changed"]
+    assert not branch(neon, project, "demo")["changed"]  # no expiry option: the expiry is left as it is
+    assert changes(neon) == []
+
+
+@pytest.mark.parametrize("args,words", [
+    (dict(expires_at="2020-01-01T00:00:00Z"), ["expires_at", "not in the future"]),
+    (dict(expires_at="2999-01-01T00:00:00Z"), ["expires_at", "30 days"]),
+    (dict(expires_at="2030-01-01T00:00:00"), ["expires_at", "time zone"]),
+    (dict(expires_at="tomorrow"), ["expires_at", "RFC 3339"]),
+    (dict(expires_in="31d"), ["expires_in", "30d"]),
+    (dict(expires_in="0"), ["expires_in", "more than 0"]),
+    (dict(expires_in="7x"), ["expires_in", "7d"]),
+    (dict(expiry_tolerance="1h"), ["expiry_tolerance", "expires_in"]),
+    (dict(expires_in="7d", expiry_tolerance="soon"), ["expiry_tolerance", "duration"]),
+    (dict(expires_in="7d", expires_at="2030-01-01T00:00:00Z"), ["expires_at", "expires_in"]),
+    (dict(name="   "), ["name", "preview-42"]),
+    (dict(name="pre\u0000view"), ["name", "NUL"]),
+    (dict(name="p" * 257), ["name", "256"]),
+])
+def test_bad_expiry_or_name_fails_before_any_request(neon, project, args, words):
+    args.setdefault("name", "preview-9")
+    msg = failed(call(neon, "neon_branch", project=project["name"], **args))
+    assert all(word in msg for word in words), msg
+    assert neon.requests() == []
+
+
+def test_expiry_where_neon_refuses_it_fails_before_any_change(neon, project):
+    msg = failed(call(neon, "neon_branch", project=project["name"], name="main", expires_in="7d"))
+    assert "expires_in" in msg and "default branch" in msg
+    branch(neon, project, "parent")
+    branch(neon, project, "child", parent="parent")
+    msg = failed(call(neon, "neon_branch", project=project["name"], name="parent", expires_at=iso(86400)))
+    assert "expires_at" in msg and "child" in msg
+    expiring = branch(neon, project, "expiring", expires_in="1d")["branch"]
+    neon.reset_log()
+    msg = failed(call(neon, "neon_branch", project=project["name"], name="grandchild", parent="expiring"))
+    assert "parent expiring expires at %s" % expiring["expires_at"] in msg and "expires_at: never" in msg
     assert changes(neon) == []
 
 
