@@ -119,3 +119,40 @@ def ok(result):
     """The result of a module run, after asserting that it did not fail (its message shown when it did)."""
     assert result.get("failed") is not True, result.get("msg")
     return result
+
+
+def push_branches(github, full_name, branches, work_dir):
+    """Push one commit per branch to the stand-in's repository `full_name` (branches: names, the first is the
+    default branch and the others start from it); returns {branch: commit SHA}. Git runs in `work_dir`."""
+    import os
+    import subprocess
+
+    env = dict(os.environ, GIT_TERMINAL_PROMPT="0", GIT_CONFIG_NOSYSTEM="1", GIT_CONFIG_GLOBAL="/dev/null",
+               GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.invalid", GIT_COMMITTER_NAME="t",
+               GIT_COMMITTER_EMAIL="t@example.invalid")
+    owner, name = full_name.split("/")
+    url = github.git_url(owner, name).replace("http://", "http://x-access-token:%s@" % github.token)
+
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=str(work_dir), env=env, check=True, capture_output=True,
+                              text=True, timeout=60).stdout.strip()
+
+    git("init", "-q", "-b", branches[0])
+    shas = {}
+    for branch in branches:
+        if branch != branches[0]:
+            git("checkout", "-q", "-B", branch, branches[0])
+        git("commit", "-q", "--allow-empty", "-m", "commit on %s" % branch)
+        git("push", "-q", "--force", url, "HEAD:refs/heads/%s" % branch)
+        shas[branch] = git("rev-parse", "HEAD")
+    return shas
+
+
+def open_pull(github, full_name, head, base="main", **fields):
+    """Open a pull request through the stand-in's admin API (as a person would on github.com); its number."""
+    return admin(github, "POST", "/pulls", dict(fields, repo=full_name, head=head, base=base))["number"]
+
+
+def change_pull(github, full_name, number, action):
+    """close, merge or reopen a pull request through the admin API."""
+    return admin(github, "PATCH", "/pulls", {"repo": full_name, "number": number, "action": action})

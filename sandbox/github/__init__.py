@@ -27,6 +27,13 @@ Modelled:
   GET /orgs/{org}/teams/{team_slug} for `sandbox-user` and the users and teams added through the admin API.
   These endpoints need scope `repo` like Pages (403 "Resource not accessible by personal access token" without
   it; GitHub may answer 404 instead when the token cannot see a private repository at all).
+- Pull requests and issue comments (pulls.py for the rules and their sources, pulls_api.py for the endpoints):
+  pull requests are opened between two real branches of the repository, and closed, merged or reopened, through
+  the admin API (POST/PATCH /_sandbox/pulls) or create_pull()/update_pull(); REST reads them (GET .../pulls with
+  state/head/base/sort/direction and GitHub's pagination, GET .../pulls/{pull_number}); an open one's head.sha
+  follows its branch. Issue comments on a pull request's number: list (oldest first, `since`, pagination), create,
+  get, update, delete; 404 for a number without a pull request, 422 for a body over 65,536 characters (GitHub's
+  error) or blank. These endpoints need scope `repo` like Pages.
 - Faults on demand: http_500, rate_limit_429, secondary_rate_limit, slow (REST), push_race (git).
 
 Not modelled (do not rely on these being checked):
@@ -48,6 +55,10 @@ Not modelled (do not rely on these being checked):
 - Jekyll itself (files are served as they are in the branch), the CNAME file in the branch (the custom domain
   comes from the API's `cname` only), user/organisation sites (<owner>.github.io), Pages built by Actions
   workflows (`build_type: workflow` is stored, but nothing builds or serves such a site).
+- Issues (only pull requests have numbers), creating or editing pull requests over REST (POST/PATCH .../pulls),
+  drafts, reviews, review comments, labels, reactions, locking, the merge itself (merging marks the pull request
+  merged; no merge commit is made and the base branch does not move), closing a pull request when its head branch
+  is deleted, and the counts of a pull request's commits, additions, deletions and changed files (always 0).
 - Every REST endpoint other than those above (they answer 404 and count as violations), GraphQL, webhooks,
   branch protection (force pushes are accepted), push size limits, LFS, the dumb HTTP protocol and SSH.
 - Persistence: repositories live on disk, but Pages settings, builds, Actions settings, users, teams, tokens and

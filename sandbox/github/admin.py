@@ -14,6 +14,10 @@
                                   the decrypted secrets of a repository or environment (GitHub never shows them):
                                   {"repo", "environment", "secrets": {NAME: {"value", "value_base64",
                                   "created_at", "updated_at"}}}; "value" is null if the bytes are not UTF-8
+    POST   /_sandbox/pulls        {"repo": "owner/name", "head", "base", "title"?, "body"?}: open a pull request
+                                  (head and base are branches of its git repository) -> {"number", "repo"}
+    PATCH  /_sandbox/pulls        {"repo", "number", "action": "close" | "merge" | "reopen"}
+                                  -> {"number", "state", "merged"}
     POST   /_sandbox/public-keys/rotate  {"repo": "owner/name", "environment"?}: a new key pair for that level
                                   (secrets sealed for the old key_id are refused from now on) -> {"key_id", "key"}
 
@@ -81,6 +85,28 @@ def rotate_key(app, data):
     return (201, key) if key else _no_level(app, data)
 
 
+def open_pull(app, data):
+    owner, _, repo = data["repo"].partition("/")
+    if app.repo(owner, repo) is None:
+        return 404, {"message": "no repository %s" % data["repo"]}
+    try:
+        number = app.create_pull(owner, repo, data["head"], data["base"], data.get("title"), data.get("body"))
+    except ValueError as exc:
+        return 422, {"message": str(exc)}
+    return 201, {"repo": data["repo"], "number": number}
+
+
+def change_pull(app, data):
+    owner, _, repo = data["repo"].partition("/")
+    number, action = int(data["number"]), data["action"]
+    try:
+        return 200, app.update_pull(owner, repo, number, action)
+    except KeyError:
+        return 404, {"message": "no pull request #%s in %s" % (data["number"], data["repo"])}
+    except ValueError as exc:
+        return 422, {"message": str(exc)}
+
+
 def add_fault(app, data):
     unknown = set(data) - set(FAULT_ARGS)
     if unknown:
@@ -112,6 +138,8 @@ ROUTES = {
     ("POST", "teams"): add_team,
     ("GET", "secrets"): read_secrets,
     ("POST", "public-keys/rotate"): rotate_key,
+    ("POST", "pulls"): open_pull,
+    ("PATCH", "pulls"): change_pull,
 }
 
 

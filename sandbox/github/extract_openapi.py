@@ -38,6 +38,11 @@ OPERATIONS = {
     "/repos/{owner}/{repo}/environments/{environment_name}/secrets/{secret_name}": ["get", "put", "delete"],
     "/repos/{owner}/{repo}/environments/{environment_name}/variables": ["get", "post"],
     "/repos/{owner}/{repo}/environments/{environment_name}/variables/{name}": ["get", "patch", "delete"],
+    # pull requests (read; the stand-in's admin API opens and closes them) and their issue comments
+    "/repos/{owner}/{repo}/pulls": ["get"],
+    "/repos/{owner}/{repo}/pulls/{pull_number}": ["get"],
+    "/repos/{owner}/{repo}/issues/{issue_number}/comments": ["get", "post"],
+    "/repos/{owner}/{repo}/issues/comments/{comment_id}": ["get", "patch", "delete"],
     # reviewers of an environment are given by id: modules look them up by login / slug
     "/users/{username}": ["get"],
     "/orgs/{org}/teams/{team_slug}": ["get"],

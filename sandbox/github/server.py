@@ -18,6 +18,7 @@ from .actions import RepoActions
 from .faults import GIT_KINDS, Faults
 from .objects import USER_ID
 from .pages import Pages, PagesHost, iso
+from .pulls import RepoIssues
 from .rest import PREFIX, USER, RestApi
 from .web import Handler, Server
 
@@ -39,6 +40,7 @@ class Repo:
     pushed_at: float
     pages: Optional[Pages] = None
     actions: RepoActions = field(default_factory=RepoActions)
+    issues: RepoIssues = field(default_factory=RepoIssues)  # pull requests and their comments
 
     @property
     def full_name(self):
@@ -187,6 +189,27 @@ class GitHubStandIn(StandIn):
                 return None
             keys = level.rotate_key()
             return {"key_id": keys.key_id, "key": keys.public_key}
+
+    def create_pull(self, owner, repo, head, base, title=None, body=None):
+        """Open a pull request from branch `head` into `base` (both must exist in the repository's git); returns its
+        number. Raises ValueError when GitHub would refuse it (see pulls.py), KeyError for an unknown repository."""
+        with self.lock:
+            found = self._require_repo(owner, repo)
+            return found.issues.open_pull(found.git_dir, found.owner, head, base, USER, title, body).number
+
+    def update_pull(self, owner, repo, number, action):
+        """`close`, `merge` or `reopen` a pull request; returns {"number", "state", "merged"}. Raises KeyError for an
+        unknown repository or number, ValueError for a change GitHub would not make."""
+        with self.lock:
+            found = self._require_repo(owner, repo)
+            pull = found.issues.change_pull(found.git_dir, int(number), action)
+            return {"number": pull.number, "state": pull.state, "merged": pull.merged_at is not None}
+
+    def _require_repo(self, owner, repo):
+        found = self.repo(owner, repo)
+        if found is None:
+            raise KeyError("no repository %s/%s" % (owner, repo))
+        return found
 
     def inject_fault(self, kind, method=None, path=None, times=1, retry_after=1, delay=0.5):
         """Make the next `times` matching requests fail; `path` is a regex searched in the request path.
