@@ -56,6 +56,15 @@ def index_alias(environment):
     return "%s_passages" % re.sub(r"[^A-Za-z0-9]+", "_", str(environment))
 
 
+def preview_environment(number, option="preview_number"):
+    """The environment of a pull request's preview, preview-<N>: it names the Neon branch, and through index_alias
+    and the data role's prefix the Qdrant alias and collections (a name Neon and Qdrant both accept)."""
+    text = str(number).strip()
+    if not re.match(r"^[1-9][0-9]{0,8}$", text):
+        raise AnsibleFilterError("%s must be the pull request's number, a positive integer (got %r)" % (option, number))
+    return "preview-%d" % int(text)
+
+
 def service_settings_errors(database_url, qdrant_url, qdrant_api_key):
     """What is wrong with the chat service's connection settings, each problem naming its variable and the fix,
     never a value (they are secrets): [] when they are fine."""
@@ -77,4 +86,4 @@ def service_settings_errors(database_url, qdrant_url, qdrant_api_key):
 class FilterModule:
     def filters(self):
         return {"cors_origins": cors_origins, "site_origin": site_origin, "index_alias": index_alias,
-                "service_settings_errors": service_settings_errors}
+                "service_settings_errors": service_settings_errors, "preview_environment": preview_environment}

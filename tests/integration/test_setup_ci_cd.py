@@ -111,8 +111,18 @@ def test_staging_deploys_on_push_and_has_no_reviewers(github, world):
     assert environment["protection_rules"] == [] and environment["deployment_branch_policy"] is None
     backend = (world["checkout"] / ".github" / "workflows" / "deploy-backend.yml").read_text()
     assert "push:" in backend and "inputs.environment || 'staging'" in backend
-    # the Pages site is built by deploy-frontend.yml
+    # the Pages site is built by deploy-frontend.yml: no previews beside it
     assert api(github, "GET", "/repos/textbook/%s/pages" % world["repo"])["build_type"] == "workflow"
+    assert not (world["checkout"] / ".github" / "workflows" / "preview.yml").exists()
+
+
+def test_an_unprotected_environment_with_pages_from_the_branch_gets_previews(github, world):
+    proc = setup(github, world, deploy_environment="staging")
+    assert proc.returncode == 0, proc.stdout[-6000:]
+    preview = (world["checkout"] / ".github" / "workflows" / "preview.yml").read_text()
+    assert "types: [opened, reopened, synchronize, closed]" in preview
+    assert 'ansible-playbook -i "inventories/staging"' in preview and "playbooks/preview.yml" in preview
+    assert "${{ secrets.ANSIBLE_VAULT_PASSWORD }}" in preview and "DEPLOY_SSH_KEY" not in preview
 
 
 def test_no_secret_in_the_output_at_vvv(github, world):

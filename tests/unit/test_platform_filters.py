@@ -2,7 +2,8 @@
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.textbook.deploy.plugins.filter.platform import (cors_origins, index_alias, service_settings_errors,
+from ansible_collections.textbook.deploy.plugins.filter.platform import (cors_origins, index_alias,
+                                                                       preview_environment, service_settings_errors,
                                                                        site_origin)
 
 
@@ -58,3 +59,14 @@ def test_each_bad_service_setting_is_named_without_its_value(settings, named):
     problems = service_settings_errors(*settings)
     assert len(problems) == 1 and problems[0].startswith(named)
     assert "pw-0123456789" not in problems[0] and "mysql://" not in problems[0]
+
+
+def test_a_preview_is_named_by_its_pull_request_number():
+    assert preview_environment(42) == "preview-42" and preview_environment(" 7 ") == "preview-7"
+    assert index_alias(preview_environment("42")) == "preview_42_passages"
+
+
+@pytest.mark.parametrize("number", [0, -3, "", "abc", "4.2", "042", "1e3", None, "12345678901"])
+def test_a_preview_number_that_is_not_a_positive_integer_is_refused_naming_the_option(number):
+    with pytest.raises(AnsibleFilterError, match="preview_number must be the pull request's number"):
+        preview_environment(number)
