@@ -16,7 +16,7 @@ description:
   - The branch is found by name, so a re-run only reads. A branch whose parent differs is reported as a warning,
     since Neon cannot re-parent a branch (delete it and run again to branch afresh).
   - After each change the module waits for the operations Neon started (O(operation_timeout)).
-  - A branch can expire (O(expires_at) or O(expires_in)): Neon deletes it, with its computes and data, at that time
+  - A branch can expire (O(expires_at) or O(expires_in)). Neon deletes it, with its computes and data, at that time
     (by a background job, so not to the second). Neon refuses an expiry on the project's default branch, on a
     protected branch and on a branch with children, and refuses to branch from a branch that expires; the module
     checks these before it sends anything.
@@ -33,7 +33,7 @@ options:
     required: true
   name:
     description:
-      - The branch name, for example V(staging) or V(preview-42): 1 to 256 characters (the limit of Neon's API
+      - The branch name, for example V(staging) or V(preview-42), 1 to 256 characters (the limit of Neon's API
         description, which documents no character set), not blank and without a NUL character. A name outside
         these rules fails before any request.
     type: str
@@ -74,12 +74,12 @@ options:
         type: int
   expires_at:
     description:
-      - When Neon deletes the branch: an RFC 3339 timestamp with a time zone, for example V(2025-07-15T18:02:16Z) or
-        V(2025-07-15T20:02:16+02:00) (a fraction of a second is dropped: Neon keeps whole seconds). It must be in the
+      - When Neon deletes the branch, an RFC 3339 timestamp with a time zone, for example V(2025-07-15T18:02:16Z) or
+        V(2025-07-15T20:02:16+02:00) (a fraction of a second is dropped, as Neon keeps whole seconds). It must be in the
         future and at most 30 days from now (Neon's limits), checked before any request.
       - The branch's expiry is set to exactly this time (on creation, or changed when it differs), so a re-run with
         the same timestamp changes nothing.
-      - V(never) removes an expiry the branch has (Neon's C(PATCH) with C(expires_at: null)).
+      - V(never) removes an expiry the branch has (Neon's C(PATCH) with C(expires_at) set to C(null)).
       - Leave both O(expires_at) and O(expires_in) unset to keep the branch's expiry as it is.
       - Ignored with O(state=absent).
     type: str
@@ -96,8 +96,8 @@ options:
     type: str
   expiry_tolerance:
     description:
-      - With O(expires_in), how much earlier than now + O(expires_in) the current expiry may be before it is moved:
-        a duration in the format of O(expires_in), V(0) moves it on every run (each run then reports a change).
+      - With O(expires_in), how much earlier than now + O(expires_in) the current expiry may be before it is moved,
+        a duration in the format of O(expires_in). V(0) moves it on every run (each run then reports a change).
       - A tolerance at least as long as O(expires_in) sets the expiry only when the branch is created or has none.
       - Defaults to V(1h).
     type: str
