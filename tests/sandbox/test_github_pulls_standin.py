@@ -2,8 +2,8 @@
 (REST), with GitHub's rules: branches from the real git repository, state filters, pagination, the 65,536-character
 comment limit, 404 for a number without an issue or pull request, and scope `repo`.
 
-Tests on the shared `github` fixture use their own repository and leave no violation behind; tests that provoke
-violations or add tokens use a private stand-in (`fresh`).
+Tests on the shared `github` fixture (`clean`) use their own repository and leave no violation behind; tests that
+provoke violations or add tokens use a private stand-in (`fresh`); both come from tests/sandbox/conftest.py.
 """
 import json
 import urllib.error
@@ -12,21 +12,16 @@ import uuid
 import pytest
 
 from github_calls import admin, change_pull, open_pull, push_branches, raw_api as api, send
-from sandbox.github import GitHubStandIn
 
 
 @pytest.fixture
-def fresh(tmp_path):
-    server = GitHubStandIn(str(tmp_path / "gh")).start()
-    yield server
-    server.stop()
+def fresh(github_fresh):
+    return github_fresh
 
 
 @pytest.fixture
-def clean(github):
-    before = len(github.violations())
-    yield github
-    assert github.violations()[before:] == []
+def clean(github_clean):
+    return github_clean
 
 
 def repository(server, tmp_path, branches=("main", "feature")):
