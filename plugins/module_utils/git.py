@@ -333,9 +333,9 @@ class Git(object):
 
     def make_tree(self, entries):
         """The sha of a tree of ``entries`` [(mode, kind, sha, name)] (git mktree sorts them)."""
-        data = b"".join(b"%s %s %s\t%s\0" % (mode.encode("ascii"), kind.encode("ascii"), sha.encode("ascii"),
-                                               name.encode("utf-8", "surrogateescape"))
-                        for mode, kind, sha, name in entries)
+        lines = [("%s %s %s\t" % (mode, kind, sha)).encode("ascii") + name.encode("utf-8", "surrogateescape") + b"\0"
+                 for mode, kind, sha, name in entries]
+        data = b"".join(lines)
         return self.out(["mktree", "-z"], data=data)
 
     def entry_at(self, tree, path):
