@@ -156,3 +156,25 @@ def open_pull(github, full_name, head, base="main", **fields):
 def change_pull(github, full_name, number, action):
     """close, merge or reopen a pull request through the admin API."""
     return admin(github, "PATCH", "/pulls", {"repo": full_name, "number": number, "action": action})
+
+
+def push_tree(github, full_name, branch, files, work_dir):
+    """One commit holding `files` ({path: text}; a text starting with '->' makes a symlink to the rest) on `branch`
+    of the stand-in's repository `full_name`, made in `work_dir` (created)."""
+    import os
+    import subprocess
+
+    env = dict(os.environ, GIT_CONFIG_NOSYSTEM="1", GIT_CONFIG_GLOBAL="/dev/null", GIT_AUTHOR_NAME="t",
+               GIT_AUTHOR_EMAIL="t@example.invalid", GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@example.invalid")
+    work_dir.mkdir()
+    for path, text in files.items():
+        target = work_dir / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if text.startswith("->"):
+            os.symlink(text[2:], str(target))
+        else:
+            target.write_text(text)
+    url = github.git_url(*full_name.split("/")).replace("http://", "http://x-access-token:%s@" % github.token)
+    for args in (["init", "-q", "-b", branch], ["add", "-A"], ["commit", "-q", "-m", "site"],
+                 ["push", "-q", url, "HEAD:refs/heads/%s" % branch]):
+        subprocess.run(["git", *args], cwd=str(work_dir), env=env, check=True, capture_output=True, timeout=60)

@@ -34,6 +34,10 @@ Modelled:
   follows its branch. Issue comments on a pull request's number: list (oldest first, `since`, pagination), create,
   get, update, delete; 404 for a number without a pull request, 422 for a body over 65,536 characters (GitHub's
   error) or blank. These endpoints need scope `repo` like Pages.
+- Repository contents (contents_api.py): GET /repos/{owner}/{repo}/contents/{path}?ref=..., a directory's entries
+  or a file's content read from the bare repository's tree at a branch, tag or commit; 404 "No commit found for the
+  ref ..." for an unknown ref; scope `repo`. Its docstring lists what it leaves out (media types, the 1,000-entry
+  limit, the root directory).
 - Faults on demand: http_500, rate_limit_429, secondary_rate_limit, slow (REST), push_race (git).
 
 Not modelled (do not rely on these being checked):

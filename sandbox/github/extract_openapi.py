@@ -43,6 +43,8 @@ OPERATIONS = {
     "/repos/{owner}/{repo}/pulls/{pull_number}": ["get"],
     "/repos/{owner}/{repo}/issues/{issue_number}/comments": ["get", "post"],
     "/repos/{owner}/{repo}/issues/comments/{comment_id}": ["get", "patch", "delete"],
+    # a directory of a branch (the Pages branch's preview directories, for the preview sweep)
+    "/repos/{owner}/{repo}/contents/{path}": ["get"],
     # reviewers of an environment are given by id: modules look them up by login / slug
     "/users/{username}": ["get"],
     "/orgs/{org}/teams/{team_slug}": ["get"],
