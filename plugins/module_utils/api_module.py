@@ -15,6 +15,7 @@
 
 import copy
 import os
+import re
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.errors import AnsibleFallbackNotFound
@@ -145,6 +146,18 @@ class ApiModule(AnsibleModule):
             if self.api["scope_hint"]:
                 msg += " The token needs %s." % self.api["scope_hint"]
             self.fail_json(msg=msg)
+
+    def regex_option(self, option):
+        """The compiled regular expression of an option (None when unset); fails before any request, naming the
+        option, when it does not compile."""
+        pattern = self.params.get(option)
+        if pattern is None:
+            return None
+        try:
+            return re.compile(pattern)
+        except re.error as err:
+            self.fail_json(msg="%s is not a valid regular expression (Python's re syntax): %s, in %r."
+                           % (option, err, pattern))
 
     def fail_api(self, err, msg=None, **result):
         """Fail with an ApiError: its text (status, API message, hint) plus its fields in the result."""

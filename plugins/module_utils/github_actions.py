@@ -217,6 +217,18 @@ class ActionsScope:
                     "example with textbook.deploy.github_environment)" % (self.environment, self.repo))
         return ""
 
+    def require_repo(self):
+        """Fail unless the repository exists and the token can see it: after a 404 of one of its paths, which GitHub
+        also answers for every path of a repository that is not there."""
+        try:
+            found = self.client.get(self.repo_path, missing_ok=True)
+        except ApiError as err:
+            self.fail(err, "read")
+        if found is None:
+            hint = " The token needs %s." % self.client.scope_hint if self.client.scope_hint else ""
+            self.module.fail_json(msg="Repository %s does not exist or the token cannot see it: check the option repo "
+                                      "and the token's access.%s" % (self.repo, hint))
+
     def request(self, method, path, doing, **kwargs):
         """One request; fails the module (through ``fail``) on error. Changing requests set ``changed``."""
         try:
