@@ -1,11 +1,13 @@
-"""`python -m sandbox up|down|status|urls|browser`: the stand-ins in the background for playbooks and `make demo`.
+"""`python -m sandbox up|down|status|urls|browser|actions`: the stand-ins in the background for playbooks and `make
+demo`, and a local runner of the generated workflows.
 
 `up` starts fresh stand-ins in one detached process: GitHub (repository textbook/textbook, default branch main, a
 token with scope repo), Neon (with its PostgreSQL servers) and Qdrant; writes <state-dir>/sandbox.json and returns
 once they answer; it does nothing if the sandbox already runs. `down` stops them (and succeeds if nothing runs),
 PostgreSQL servers included. `serve` is the detached process itself. `hosts up N|down|status` manages the
 Debian test hosts (systemd-nspawn containers over SSH, sandbox/hosts.py). `browser` opens the deployed textbook in
-Chromium trusting the environment's CA (sandbox/browser.py), so that its chat reaches the API.
+Chromium trusting the environment's CA (sandbox/browser.py), so that its chat reaches the API. `actions run
+WORKFLOW` runs a generated GitHub Actions workflow locally against the GitHub stand-in (sandbox/workflows/).
 """
 import argparse
 import json
@@ -18,6 +20,8 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
+
+from sandbox.workflows import cli as workflows_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 STATE_FILE = "sandbox.json"
@@ -308,5 +312,6 @@ def main(argv=None):
         if name == "hosts":
             command.add_argument("action", choices=["up", "down", "status"])
             command.add_argument("count", type=int, nargs="?", default=1, help="with up: how many hosts")
+    workflows_cli.add_parser(commands, ROOT)
     args = parser.parse_args(argv)
     return args.func(args)

@@ -18,6 +18,12 @@ Modelled:
   seconds per step, one at a time per site). The host serves the tree of the last `built` commit, from the
   bare repository, like GitHub: index.html for directories, `/a` -> `/a/` or `/a.html`, the site's 404.html,
   Jekyll's hidden files without `.nojekyll`, custom domains by Host header (the project address redirects there).
+- Pages built by Actions (pages_deployments.py for the rules and their sources): artifacts registered through the
+  admin API (as actions/upload-artifact uploads them), `POST .../pages/deployments` for a `workflow` site only,
+  deployments that go deployment_in_progress -> syncing_files -> succeed (or deployment_content_failed for an
+  artifact that is not one gzipped tar of files and directories) one at a time per site, `GET
+  .../pages/deployments/{id}`; the host then serves the artifact's tree with the URL rules above. The local
+  runner of sandbox/workflows is what calls them (actions/upload-pages-artifact and actions/deploy-pages).
 - Actions settings (actions.py for the rules and their sources, actions_api.py for the endpoints): repository
   and environment secrets (a real Curve25519 key pair per repository and per environment; PUT must carry a
   libsodium sealed box for the current key_id, else 422; the decrypted value is kept and shown only by the admin
@@ -47,18 +53,19 @@ Not modelled (do not rely on these being checked):
   Users and teams exist only to be environment reviewers: no membership, no repository access check of
   reviewers, no organisations of their own (GET /orgs/{org} is not served), and a repository's owner is not a
   user that GET /users/{username} knows. Looking up a team needs no `read:org` scope here.
-- Actions beyond their settings: no workflow runs, so secrets and variables are never used, protection rules
-  never gate anything and wait timers never run; no organisation or enterprise secrets and variables,
-  Dependabot/Codespaces secrets, custom deployment protection rules (GitHub Apps), `can_admins_bypass`, or plan
-  limits (GitHub Free refuses environments and protection rules on private repositories; the stand-in allows
-  them). Branch policy names are stored, not matched against refs. Public keys are rotated only through the
-  admin API. Timestamps have whole seconds, as GitHub's do.
+- Actions beyond their settings and Pages deployments: the stand-in runs no workflows (sandbox/workflows runs
+  them locally, reading secrets and variables from here), protection rules never gate anything and wait timers
+  never run; no Actions artifact API (artifacts come through the admin API); no organisation or enterprise
+  secrets and variables, Dependabot/Codespaces secrets, custom deployment protection rules (GitHub Apps),
+  `can_admins_bypass`, or plan limits (GitHub Free refuses environments and protection rules on private
+  repositories; the stand-in allows them). Branch policy names are stored, not matched against refs. Public keys
+  are rotated only through the admin API. Timestamps have whole seconds, as GitHub's do.
 - Messages the stand-in words itself because GitHub's exact text was not found: secret/variable size and count
   limits, a too long or blank environment name, an out-of-range wait timer, too many or unknown reviewers, and
   protected_branches equal to custom_branch_policies (the statuses, 422, are GitHub's).
 - Jekyll itself (files are served as they are in the branch), the CNAME file in the branch (the custom domain
-  comes from the API's `cname` only), user/organisation sites (<owner>.github.io), Pages built by Actions
-  workflows (`build_type: workflow` is stored, but nothing builds or serves such a site).
+  comes from the API's `cname` only), user/organisation sites (<owner>.github.io); for sites built by Actions,
+  OIDC tokens, previews and cancelling a deployment (pages_deployments.py).
 - Issues (only pull requests have numbers), creating or editing pull requests over REST (POST/PATCH .../pulls),
   drafts, reviews, review comments, labels, reactions, locking, the merge itself (merging marks the pull request
   merged; no merge commit is made and the base branch does not move), closing a pull request when its head branch

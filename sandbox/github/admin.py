@@ -8,6 +8,9 @@
     DELETE /_sandbox/faults       clear them
     GET    /_sandbox/requests     the REST log;  DELETE clears it
     GET    /_sandbox/violations   contract violations recorded so far
+    POST   /_sandbox/artifacts    {"repo": "owner/name", "name", "content_base64"}: an Actions artifact, as
+                                  actions/upload-artifact uploads it -> {"id", "name", "repo", "size_in_bytes",
+                                  "url"} (a Pages deployment names it by id or url; pages_deployments.py)
     POST   /_sandbox/users        {"login", "id"?, "name"?}: a user environments can name as reviewer
     POST   /_sandbox/teams        {"org", "slug", "id"?, "name"?}: a team environments can name as reviewer
     GET    /_sandbox/secrets?repo=owner/name[&environment=name]
@@ -26,6 +29,8 @@ Query parameters count as fields too (GET /_sandbox/secrets?repo=...).
 import json
 import os
 from urllib.parse import parse_qsl, urlsplit
+
+from . import pages_deployments
 
 LOOPBACK = ("127.0.0.1", "::1")
 FAULT_ARGS = ("kind", "method", "path", "times", "retry_after", "delay")
@@ -128,6 +133,7 @@ ROUTES = {
     ("GET", ""): info,
     ("POST", "repos"): create_repo,
     ("POST", "tokens"): add_token,
+    ("POST", "artifacts"): pages_deployments.register_artifact,
     ("GET", "faults"): lambda app, data: (200, app.faults.pending()),
     ("POST", "faults"): add_fault,
     ("DELETE", "faults"): clear_faults,

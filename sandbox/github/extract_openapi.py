@@ -22,6 +22,9 @@ OPERATIONS = {
     "/repos/{owner}/{repo}/pages/builds": ["get", "post"],
     "/repos/{owner}/{repo}/pages/builds/latest": ["get"],
     "/repos/{owner}/{repo}/pages/builds/{build_id}": ["get"],
+    # Pages built by Actions: actions/deploy-pages (the local runner of sandbox/workflows)
+    "/repos/{owner}/{repo}/pages/deployments": ["post"],
+    "/repos/{owner}/{repo}/pages/deployments/{pages_deployment_id}": ["get"],
     # GitHub Actions settings: secrets, variables, environments and their deployment branch policies
     "/repos/{owner}/{repo}/actions/secrets": ["get"],
     "/repos/{owner}/{repo}/actions/secrets/public-key": ["get"],

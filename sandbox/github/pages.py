@@ -2,16 +2,20 @@
 
 Builds follow the clock rather than worker threads: a build waits for the one before it, spends `delay` seconds
 `queued` and `delay` seconds `building`, then is `built` (or `errored`). Its outcome is fixed when it is queued,
-because it builds one fixed commit. The site served is the tree of the newest build that has finished `built`.
+because it builds one fixed commit. A branch-built (`legacy`) site serves the tree of the newest build that has
+finished `built`; a site built by Actions (`workflow`) serves the tree of its newest deployment that has
+succeeded (pages_deployments.py), with the same URL rules.
 """
 import mimetypes
+import os
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import List, Optional
 from urllib.parse import unquote, urlsplit
 
 from . import git
-from .web import Handler
+from .web import CHUNK, Handler
 
 ERROR_HOOK = ".pages-build-error"  # a file with this name makes the build fail with its text (for failure tests)
 TYPES = {".html": "text/html", ".js": "application/javascript", ".mjs": "application/javascript",
@@ -70,17 +74,26 @@ class Pages:
     cname: Optional[str] = None
     https_enforced: bool = False
     builds: List[Build] = field(default_factory=list)
+    deployments: list = field(default_factory=list)  # pages_deployments.Deployment, for build_type workflow
 
     def latest(self):
         return self.builds[-1] if self.builds else None
 
     def status(self, now):
-        """The Page's status: that of its newest build (a queued build already counts as building)."""
+        """The Page's status: that of its newest build (a queued build already counts as building), or for a
+        site built by Actions that of its newest deployment."""
+        if self.build_type == "workflow" and self.deployments:
+            status = self.deployments[-1].status(now)
+            return "built" if status == "succeed" else "errored" if status.endswith("failed") else "building"
         latest = self.latest()
         if latest is None:
             return None
         status = latest.status(now)
         return "building" if status == "queued" else status
+
+    def live_deployment(self, now):
+        """The newest deployment whose tree is being served, or None."""
+        return next((d for d in reversed(self.deployments) if d.status(now) == "succeed"), None)
 
     def live(self, now):
         """The newest build whose site is being served, or None."""
@@ -130,30 +143,63 @@ def _hidden_by_jekyll(parts):
     return any(p.startswith(("_", ".", "#")) or p.endswith("~") for p in parts)
 
 
-def find_file(git_dir, build, url_path):
-    """Map a URL path (relative to the site root) to ("blob", sha, size, name), ("redirect",) (add a slash) or None.
-
-    As on GitHub: a directory serves its index.html; `/a` serves `a`, else redirects to `/a/` when `a/index.html`
-    exists, else serves `a.html`.
-    """
+def url_parts(url_path):
+    """The path's segments, or None for one no site can have (`.`, `..`, control characters)."""
     parts = [p for p in unquote(url_path).split("/") if p]
     if any(p in (".", "..") or any(ord(c) < 32 for c in p) for p in parts):
         return None
-    if not build.nojekyll and _hidden_by_jekyll(parts):
-        return None
+    return parts
+
+
+def resolve(parts, directory_url, probe):
+    """(the file found, its name), ("redirect",) (add a slash) or None, as GitHub maps a URL path: a directory
+    serves its index.html; `/a` serves `a`, else redirects to `/a/` when `a/index.html` exists, else serves
+    `a.html`. probe(paths relative to the site) answers each with the file, or None."""
+    if not parts or directory_url:
+        found = probe(["/".join(parts + ["index.html"])])[0]
+        return (found, "index.html") if found else None
     relative = "/".join(parts)
-    if not parts or url_path.endswith("/"):
-        found = git.lookup(git_dir, [_spec(build.commit, build.path, "/".join(parts + ["index.html"]))])[0]
-        return ("blob", found[1], found[2], "index.html") if found and found[0] == "blob" else None
-    exact, index, html = git.lookup(git_dir, [_spec(build.commit, build.path, relative + suffix)
-                                              for suffix in ("", "/index.html", ".html")])
-    if exact and exact[0] == "blob":
-        return "blob", exact[1], exact[2], parts[-1]
-    if index and index[0] == "blob":
+    exact, index, html = probe([relative + suffix for suffix in ("", "/index.html", ".html")])
+    if exact:
+        return exact, parts[-1]
+    if index:
         return ("redirect",)
-    if html and html[0] == "blob":
-        return "blob", html[1], html[2], parts[-1] + ".html"
-    return None
+    return (html, parts[-1] + ".html") if html else None
+
+
+def find_file(git_dir, build, url_path):
+    """Map a URL path (relative to the site root) to ("blob", sha, size, name), ("redirect",) or None."""
+    parts = url_parts(url_path)
+    if parts is None or (not build.nojekyll and _hidden_by_jekyll(parts)):
+        return None
+
+    def probe(paths):
+        found = git.lookup(git_dir, [_spec(build.commit, build.path, path) for path in paths])
+        return [entry if entry and entry[0] == "blob" else None for entry in found]
+
+    found = resolve(parts, url_path.endswith("/"), probe)
+    if found is None or found[0] == "redirect":
+        return found
+    entry, name = found
+    return "blob", entry[1], entry[2], name
+
+
+def find_deployed_file(site_dir, url_path):
+    """Map a URL path to (a file of a deployment's tree, name), ("redirect",) or None."""
+    parts = url_parts(url_path)
+    if parts is None:
+        return None
+    return resolve(parts, url_path.endswith("/"), lambda paths: [
+        os.path.join(site_dir, path) if os.path.isfile(os.path.join(site_dir, path)) else None for path in paths])
+
+
+def stream_file(path):
+    with open(path, "rb") as handle:
+        while True:
+            chunk = handle.read(CHUNK)
+            if not chunk:
+                return
+            yield chunk
 
 
 class PagesHost(Handler):
@@ -181,6 +227,8 @@ class PagesHost(Handler):
         self.send(301, b"", None, [("Location", location)])
 
     def serve(self, site, path):
+        if site.pages.build_type == "workflow":
+            return self.serve_deployment(site, path)
         build = site.pages.live(time.time())
         found = find_file(site.git_dir, build, path) if build else None
         if found and found[0] == "redirect":
@@ -195,3 +243,18 @@ class PagesHost(Handler):
         page = git.lookup(site.git_dir, [_spec(build.commit, build.path, "404.html")])[0] if build else None
         body = git.read_blob(site.git_dir, page[1]) if page and page[0] == "blob" else (NO_FILE if build else NO_SITE)
         self.send(404, body, "text/html; charset=utf-8")
+
+    def serve_deployment(self, site, path):
+        """A site built by Actions: the tree of its newest successful deployment (404 before there is one)."""
+        deployment = site.pages.live_deployment(time.time())
+        if deployment is None:
+            return self.send(404, NO_SITE, "text/html; charset=utf-8")
+        found = find_deployed_file(deployment.site_dir, path)
+        if found and found[0] == "redirect":
+            return self.redirect(urlsplit(self.path).path + "/")
+        if found is None:
+            page = Path(deployment.site_dir, "404.html")
+            return self.send(404, page.read_bytes() if page.is_file() else NO_FILE, "text/html; charset=utf-8")
+        file_path, name = found
+        self.send_stream(200, [("Content-Type", content_type(name)), ("Content-Length", str(os.path.getsize(
+            file_path)))], stream_file(file_path))

@@ -12,7 +12,7 @@ from urllib.parse import unquote
 from sandbox.common import routes
 from sandbox.common.routes import Route
 
-from . import actions_api, contents_api, contract, git, objects, pulls_api
+from . import actions_api, contents_api, contract, git, objects, pages_deployments, pulls_api
 from .errors import DOCS, error, not_found
 from .faults import REST_KINDS
 from .pages import Pages
@@ -36,7 +36,7 @@ ROUTES = [
     Route("POST", "/repos/{owner}/{repo}/pages/builds", "request_build"),
     Route("GET", "/repos/{owner}/{repo}/pages/builds/latest", "latest_build"),
     Route("GET", "/repos/{owner}/{repo}/pages/builds/{build_id}", "get_build"),
-] + actions_api.ROUTES + pulls_api.ROUTES + contents_api.ROUTES
+] + pages_deployments.ROUTES + actions_api.ROUTES + pulls_api.ROUTES + contents_api.ROUTES
 # The Pages, Actions settings, pull request, issue comment and contents endpoints need a classic token's `repo` scope;
 # reading a repository does not (fragments of the operations' path templates).
 NEEDS_REPO_SCOPE = (("/pages",) + actions_api.NEEDS_REPO_SCOPE + pulls_api.NEEDS_REPO_SCOPE
@@ -52,7 +52,8 @@ class RestApi:
     def __init__(self, app):
         self.app = app
         self.usage = {}  # (token, hour) -> requests made
-        self.handlers = (self, actions_api.ActionsApi(app), pulls_api.PullsApi(app), contents_api.ContentsApi(app))
+        self.handlers = (self, actions_api.ActionsApi(app), pulls_api.PullsApi(app), contents_api.ContentsApi(app),
+                         pages_deployments.PagesDeploymentsApi(app))
 
     def _action(self, name):
         return next(getattr(h, name) for h in self.handlers if hasattr(h, name))

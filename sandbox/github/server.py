@@ -62,6 +62,7 @@ class GitHubStandIn(StandIn):
         self._orgs = {}  # org, lower-case -> its id
         self._account_ids = itertools.count(1001)
         self.faults = Faults()
+        self.artifacts = {}  # id -> pages_deployments.Artifact (Actions artifacts, registered by the admin API)
         self.rest = RestApi(self)
         self.backend_log = None
 
