@@ -75,7 +75,7 @@ def to_text(value):
 
 def command(job, argv, log, timeout, cwd=None):
     """Run a helper command of an action into the step's log; ActionError when it fails."""
-    log.write("$ %s\n" % " ".join(argv))
+    log.write("$ %s\n" % " ".join(re.sub(r"(AUTHORIZATION: basic ).*", r"\1***", arg) for arg in argv))
     log.flush()
     env = job.base_env("action")
     status, timed_out = steps.run_process(argv, cwd or str(job.workspace), env, log, timeout, job.groups.append)
