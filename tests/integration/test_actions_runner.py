@@ -334,9 +334,10 @@ BAD = {
     "unparsable.yml": "on: push\njobs:\n  a:\n    steps: [\n      - run: x\n",
     "unknown-action.yml": "on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n      - name: Cache it\n"
                           "        uses: actions/cache@v4\n",
-    "missing-secret.yml": "on: push\njobs:\n  a:\n    runs-on: x\n    environment: local\n    steps:\n"
+    "missing-secret.yml": "on: push\njobs:\n  a:\n    runs-on: x\n    environment: nowhere\n    steps:\n"
                           "      - run: echo \"${{ secrets.NOT_SET_ANYWHERE }}\"\n",
-    "missing-variable.yml": "on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: echo \"${{ vars.NOPE }}\"\n",
+    "missing-variable.yml": "on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n"
+                            "      - run: echo \"${{ vars.NOPE }}\"\n",
     "matrix.yml": "on: push\njobs:\n  a:\n    runs-on: x\n    strategy:\n      matrix: {v: [1, 2]}\n"
                   "    steps:\n      - run: echo\n",
 }
@@ -346,7 +347,7 @@ BAD = {
     ("unparsable.yml", [], "unparsable.yml:5:7: the workflow is not valid YAML: expected the node content"),
     ("unknown-action.yml", [], "step Cache it of job a uses actions/cache@v4, which the runner does not implement"),
     ("missing-secret.yml", [], "job a: secret NOT_SET_ANYWHERE is referenced but not set: searched environment "
-                               "'local' and repository textbook/"),
+                               "'nowhere' (which does not exist on the stand-in) and repository textbook/"),
     ("missing-variable.yml", [], "job a: variable NOPE is referenced but not set: searched repository textbook/"),
     ("matrix.yml", [], "job a uses strategy, which the runner does not model"),
     ("ci.yml", ["--event", "schedule"], "unknown event 'schedule'"),
