@@ -32,8 +32,27 @@ def iso(timestamp):
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(timestamp))
 
 
+class TwoSteps:
+    """On the clock: waits in its site's queue until `start`, then spends `delay` seconds in each of two steps and
+    ends done, or failed when it has an `error`. STATUSES names them: (first step, second step, done, failed)."""
+
+    STATUSES = ()
+
+    @property
+    def done_at(self):
+        return self.start + 2 * self.delay
+
+    def status(self, now):
+        first, second, done, failed = self.STATUSES
+        if now < self.start + self.delay:
+            return first
+        if now < self.done_at:
+            return second
+        return failed if self.error is not None else done
+
+
 @dataclass
-class Build:
+class Build(TwoSteps):
     id: int
     commit: str
     path: str  # the source directory at the time of the build ("/" or "/docs")
@@ -44,17 +63,7 @@ class Build:
     created: float
     start: float  # when it leaves the queue
     delay: float
-
-    @property
-    def done_at(self):
-        return self.start + 2 * self.delay
-
-    def status(self, now):
-        if now < self.start + self.delay:
-            return "queued"
-        if now < self.done_at:
-            return "building"
-        return "errored" if self.error is not None else "built"
+    STATUSES = ("queued", "building", "built", "errored")
 
     def updated(self, now):
         """When the status last changed."""

@@ -38,6 +38,7 @@ from typing import Optional
 from sandbox.common.routes import Route
 
 from .errors import DOCS, error, not_found
+from .pages import TwoSteps
 
 PAGES_DOCS = DOCS + "/pages/pages"
 ARTIFACT_IDS = itertools.count(1)
@@ -58,7 +59,7 @@ class Artifact:
 
 
 @dataclass
-class Deployment:
+class Deployment(TwoSteps):
     id: int
     version: str  # pages_build_version: the deployed commit
     environment: str
@@ -67,17 +68,7 @@ class Deployment:
     created: float
     start: float  # when it leaves the queue
     delay: float
-
-    @property
-    def done_at(self):
-        return self.start + 2 * self.delay
-
-    def status(self, now):
-        if now < self.start + self.delay:
-            return "deployment_in_progress"
-        if now < self.done_at:
-            return "syncing_files"
-        return "deployment_content_failed" if self.error else "succeed"
+    STATUSES = ("deployment_in_progress", "syncing_files", "succeed", "deployment_content_failed")
 
 
 def register_artifact(app, data):
