@@ -22,3 +22,17 @@ options:
     type: int
     default: 30
 """
+
+    # Modules that only read (the *_info modules): extends_documentation_fragment: textbook.deploy.api.info
+    INFO = r"""
+attributes:
+  check_mode:
+    support: full
+    description: The module only reads, in check mode too.
+  diff_mode:
+    support: none
+    description: Nothing changes, so there is no diff.
+  idempotent:
+    support: full
+    description: The module only reads.
+"""

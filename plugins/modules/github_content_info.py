@@ -19,6 +19,7 @@ author:
   - textbook.deploy maintainers (!UNKNOWN)
 extends_documentation_fragment:
   - textbook.deploy.api
+  - textbook.deploy.api.info
   - textbook.deploy.github
   - textbook.deploy.github_actions.repo
 options:
@@ -34,16 +35,6 @@ options:
       - The branch, tag or commit SHA to read, for example V(gh-pages). When not set, the repository's default
         branch.
     type: str
-attributes:
-  check_mode:
-    support: full
-    description: The module only reads, in check mode too.
-  diff_mode:
-    support: none
-    description: Nothing changes, so there is no diff.
-  idempotent:
-    support: full
-    description: The module only reads.
 notes:
   - "Token permissions: a classic personal access token needs the C(repo) scope for a private repository (none for a
     public one); a fine-grained token needs the repository permission Contents (read)."

@@ -16,6 +16,7 @@ author:
   - textbook.deploy maintainers (!UNKNOWN)
 extends_documentation_fragment:
   - textbook.deploy.api
+  - textbook.deploy.api.info
   - textbook.deploy.neon
 options:
   project:
@@ -29,16 +30,6 @@ options:
         are returned. Anchor it (V(^preview-[0-9]+$)) to match whole names. An expression that does not compile
         fails before any request.
     type: str
-attributes:
-  check_mode:
-    support: full
-    description: The module only reads, in check mode too.
-  diff_mode:
-    support: none
-    description: Nothing changes, so there is no diff.
-  idempotent:
-    support: full
-    description: The module only reads.
 seealso:
   - module: textbook.deploy.neon_branch
   - module: textbook.deploy.neon_project

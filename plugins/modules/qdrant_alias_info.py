@@ -16,6 +16,7 @@ author:
   - textbook.deploy maintainers (!UNKNOWN)
 extends_documentation_fragment:
   - textbook.deploy.api
+  - textbook.deploy.api.info
   - textbook.deploy.qdrant
 options:
   name_regex:
@@ -24,16 +25,6 @@ options:
         returned. Anchor it (V(^preview_[0-9]+_passages$)) to match whole names. An expression that does not
         compile fails before any request.
     type: str
-attributes:
-  check_mode:
-    support: full
-    description: The module only reads, in check mode too.
-  diff_mode:
-    support: none
-    description: Nothing changes, so there is no diff.
-  idempotent:
-    support: full
-    description: The module only reads.
 notes:
   - A read-only API key is enough.
 seealso:

@@ -196,12 +196,15 @@ jobs:
         run: |
           echo "answer=42" >> "$GITHUB_OUTPUT"
           install -d -m 0700 ~/.ssh && echo key > ~/.ssh/id_deploy && echo "$HOME" > "$RUNNER_TEMP/home"
+          mkdir -p ~/bin && printf '#!/bin/sh\\necho tool ran\\n' > ~/bin/mytool && chmod +x ~/bin/mytool
+          echo "$HOME/bin" >> "$GITHUB_PATH"
       - name: Allowed to fail
         continue-on-error: true
         run: exit 2
       - name: Breaks
         run: |
           echo "${{ steps.ok.outputs.answer }} $LEVEL"
+          mytool
           false
           echo not reached
       - name: After the failure
@@ -240,7 +243,7 @@ def test_a_failing_step_fails_the_run_and_skips_what_follows(github, world, tmp_
     assert {job: r["result"] for job, r in result["jobs"].items()} == {
         "first": "failure", "second": "skipped", "report": "success"}
     logs = [open(step["log"]).read() for step in result["jobs"]["first"]["steps"] if step["log"]]
-    assert "42 workflow" in logs[2] and "not reached" not in logs[2].split("shell:")[1]
+    assert "42 workflow\ntool ran" in logs[2] and "not reached" not in logs[2].split("shell:")[1]
     assert "Error: Process completed with exit code 1." in logs[2]
     assert "cleaning after failure" in logs[3] and "failure() is true" in logs[4]
     assert "second was skipped" in open(result["jobs"]["report"]["steps"][0]["log"]).read()
@@ -303,6 +306,12 @@ jobs:
           printf '%s' "$SHARED" > "$RUNNER_TEMP/shared"
           echo "env=$DEPLOY_ENVIRONMENT known=$KNOWN key=$SSH_PRIVATE_KEY"
           test -f book/package.json
+      - shell: python
+        working-directory: book
+        run: |
+          import hashlib, os
+          digest = hashlib.sha256(hashlib.sha256(open("package.json", "rb").read()).digest()).hexdigest()
+          print("hash", digest == "${{ hashFiles('book/package.json', '!**/nothing') }}", os.environ["CI"])
 """
 
 
@@ -326,6 +335,7 @@ def test_environment_secrets_and_variables_over_the_repository_ones(github, worl
     job_dir = os.path.join(run_dir, "jobs", "deploy")
     assert open(os.path.join(job_dir, "home", ".ssh", "id_deploy")).read() == key + "\n"
     assert open(os.path.join(job_dir, "temp", "shared")).read() == "from-the-repository"
+    assert "hash True true" in open(result["jobs"]["deploy"]["steps"][2]["log"]).read()
 
 
 # --- bad input ---------------------------------------------------------------------------------------------------

@@ -2,23 +2,7 @@
 read with GET requests only (in check mode too); bad input refused before any request; a missing project named."""
 import pytest
 
-from conftest import run_module
-
-
-def call(neon, module, check=False, env=None, **args):
-    args.setdefault("api_url", neon.api_url)
-    args.setdefault("token", neon.api_key)
-    return run_module(module, args, check=check, env=env)
-
-
-def ok(result):
-    assert not result.get("failed"), result.get("msg")
-    return result
-
-
-def failed(result):
-    assert result.get("failed"), result
-    return result["msg"]
+from test_neon_modules import call, failed, ok
 
 
 @pytest.fixture

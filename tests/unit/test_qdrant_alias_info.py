@@ -2,22 +2,14 @@
 regex; a bad regex refused before any request; the API key never in the result."""
 import json
 import random
-import urllib.request
 import uuid
 
 import pytest
 
 from conftest import run_module
+from test_qdrant_alias import http
 
 PREVIEWS = r"^preview_[1-9][0-9]*_passages$"
-
-
-def http(qdrant, method, path, body=None):
-    request = urllib.request.Request(qdrant.url + path, method=method,
-                                     data=None if body is None else json.dumps(body).encode(),
-                                     headers={"api-key": qdrant.api_key, "Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.load(response)["result"]
 
 
 @pytest.fixture
