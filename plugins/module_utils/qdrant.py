@@ -83,6 +83,10 @@ class Qdrant:
         result = self.call("GET", "/aliases", "list the aliases")
         return dict((item["alias_name"], item["collection_name"]) for item in result["aliases"])
 
+    def delete_collection(self, name):
+        """DELETE /collections/{name}, with its points (Qdrant drops the aliases that point at it)."""
+        return self.call("DELETE", self.path("collections", name), "delete collection %s" % name, change=True)
+
     def change_aliases(self, actions, doing):
         """All actions in one POST /collections/aliases, which Qdrant applies together."""
         return self.call("POST", "/collections/aliases", doing, body={"actions": actions}, change=True)

@@ -527,7 +527,7 @@ def apply_indexes(qdrant, name, create, delete):
 def ensure_absent(module, qdrant, name, info):
     before = view(info)
     if info is not None and not module.check_mode:
-        qdrant.call("DELETE", qdrant.path("collections", name), "delete collection %s" % name, change=True)
+        qdrant.delete_collection(name)
     module.exit_resource(info is not None, before, {}, config={}, collection=None)
 
 
