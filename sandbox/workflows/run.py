@@ -125,13 +125,18 @@ class Run:
         options, standin = self.options, self.options.standin
         self.repo = options.repo
         self.repository = standin.repository(self.repo)
+        while self.dir.exists():  # two runs started in the same millisecond
+            self.id += 1
+            self.dir = Path(options.runs_dir) / ("%d-%s" % (self.id, self.workflow_file.stem))
+        self.event_path = self.dir / "event.json"
         self.dir.mkdir(parents=True)
         self.mirror = Mirror(standin, self.repo, self.dir / "repository.git")
         self.event = self.make_event()
         reason = mismatch(options.event, self.settings, self.event.ref, self.event.base_ref, self.event.changed,
                           self.event.action)
         if reason:
-            return self.say("%s does not run for this %s: %s" % (self.workflow_file.name, options.event, reason))
+            self.say("%s does not run for this %s: %s" % (self.workflow_file.name, options.event, reason))
+            return None
         self.event_path.write_text(json.dumps(self.event.payload, indent=2))
         self.github = events.github_context(self.event, self.repository, self, standin)
         self.levels = Levels(standin, self.repo)
@@ -154,7 +159,7 @@ class Run:
         problems = []
         for job_id in self.order:
             job = self.workflow["jobs"][job_id]
-            scope = self.scope(job_id, status=lambda name: name != "failure" and name != "cancelled")
+            scope = self.scope(job_id, status=lambda name: name not in ("failure", "cancelled"))  # all went well
             try:
                 if not scope.condition(job.get("if")):
                     continue

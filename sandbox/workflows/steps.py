@@ -138,7 +138,3 @@ def mask_file(path, secrets):
         text = text.replace(needle, "***")
     with open(path, "w") as handle:
         handle.write(text)
-
-
-def elapsed(started):
-    return time.monotonic() - started
