@@ -44,5 +44,7 @@ Not modelled (the runner stops on the first three; the rest are ignored or diffe
 - a push's `before` is the head commit's first parent (one commit pushed);
 - runner images: the job runs on this machine with its tools (bash, git, node, the runner's Python); `runs-on`
   is not looked at; workflow commands printed on stdout (::set-output::, ::add-mask:: ...) are not read;
-- cancelling a run (cancelled() is true only after a job's timeout), re-runs and run attempts.
+- cancelling a run (cancelled() is true only after a job's timeout), re-runs and run attempts, a job-level
+  `continue-on-error` (a failed job fails the run), `defaults.run` of a step-less reusable workflow, `jobs.<id>.
+  steps[*].uses` of a local path (./action) or docker:// image.
 """
