@@ -45,6 +45,6 @@ Not modelled (the runner stops on the first three; the rest are ignored or diffe
 - runner images: the job runs on this machine with its tools (bash, git, node, the runner's Python); `runs-on`
   is not looked at; workflow commands printed on stdout (::set-output::, ::add-mask:: ...) are not read;
 - cancelling a run (cancelled() is true only after a job's timeout), re-runs and run attempts, a job-level
-  `continue-on-error` (a failed job fails the run), `defaults.run` of a step-less reusable workflow, `jobs.<id>.
-  steps[*].uses` of a local path (./action) or docker:// image.
+  `continue-on-error` (a failed job fails the run), and `uses:` of a local path (./action) or a docker:// image
+  (refused like any action not listed above).
 """
