@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 # The Neon and Qdrant stand-ins' fixtures live beside this file, one module per service.
-pytest_plugins = ["fixtures_neon", "fixtures_qdrant", "fixtures_grafana", "fixtures_chat"]
+pytest_plugins = ["fixtures_neon", "fixtures_qdrant", "fixtures_grafana", "fixtures_chat", "fixtures_github"]
 
 ROOT = Path(__file__).resolve().parent.parent
 COLLECTIONS = ROOT / ".collections"

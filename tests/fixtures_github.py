@@ -1,4 +1,6 @@
-"""Fixtures the stand-ins' own tests share (the session's `github`, `neon`... come from tests/conftest.py)."""
+"""The GitHub stand-in's fixtures beside the session's `github` (tests/conftest.py): a private one, and the shared one
+checked for contract violations. (A conftest.py in tests/sandbox would shadow tests/conftest.py for the
+`from conftest import ...` of every test file, so they live in this plugin, loaded by tests/conftest.py.)"""
 import pytest
 
 
