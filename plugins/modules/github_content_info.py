@@ -156,16 +156,17 @@ def main():
     except ApiError as err:
         if err.status != 404:
             scope.fail(err, "read %s of" % path)
-        if err.api_message.startswith(NO_REF):
-            module.exit_json(**dict(result, missing="ref"))
-        scope.require_repo()
-        module.exit_json(**dict(result, missing="path"))
+        if not err.api_message.startswith(NO_REF):
+            scope.require_repo()
+        result["missing"] = "ref" if err.api_message.startswith(NO_REF) else "path"
+        module.exit_json(**result)
     data = response.data
     if isinstance(data, list):
         result.update(type="dir", entries=sorted((entry(item) for item in data), key=lambda item: item["name"]))
     else:
         result.update(type=data.get("type"), sha=data.get("sha"))
-    module.exit_json(**dict(result, exists=True))
+    result["exists"] = True
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":
