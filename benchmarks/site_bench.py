@@ -9,8 +9,8 @@ Before the first run: `python -m sandbox down`, `up` and `hosts up 4`, so every 
 hosts and the stand-ins (new Neon project and Qdrant collections, bare hosts, an empty Pages site, no GitHub
 environment). The controller's caches are kept as the machine has them unless --cold: the backend's wheelhouse
 (backend_wheelhouse_root) and Docusaurus' node_modules in examples/textbook (--cold removes both: pip's and npm's own
-download caches stay, as on any team laptop or CI cache); what was there is printed. The environment's CA on the
-controller (~/.cache/textbook-deploy/ca/local) is kept: it is made once per environment, not per deploy.
+download caches stay, as on any team laptop or CI cache); what was there is printed. The environment's CA
+(.sandbox/ca, which `python -m sandbox down` keeps) is kept: it is made once per environment, not per deploy.
 
 Per run: wall time of the ansible-playbook command; controller peak memory (sum of VmRSS, and of Pss, of
 ansible-playbook and all its descendants, sampled every 0.1 s: benchmarks/playbook_run.py); each play's time (from
@@ -50,7 +50,7 @@ CACHES = {
 }
 
 
-CA = Path(os.path.expanduser("~/.cache/textbook-deploy/ca/local/ca.crt"))
+CA = ROOT / ".sandbox" / "ca" / "ca.crt"  # inventories/local's security_ca_dir
 API = "https://10.77.0.11/api/chat"     # the load balancer of inventories/local
 SITE_PAGE = "textbook/textbook/"        # under the Pages host
 QUESTION = ("The zero-moment point", "/docs/locomotion-and-control/")

@@ -12,7 +12,6 @@ from pathlib import Path
 
 CHROMIUM = "/usr/bin/chromium"
 CERTUTIL = "/usr/bin/certutil"
-ENV_CA = Path.home() / ".cache" / "textbook-deploy" / "ca" / "local" / "ca.crt"
 # Chromium's calls home fail on this machine's closed network; these keep it quiet and quick
 QUIET_FLAGS = ["--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
                "--disable-quic"]
@@ -35,14 +34,14 @@ def _certutil(*args):
         raise RuntimeError("certutil %s failed: %s" % (" ".join(args), (run.stderr or run.stdout).strip()))
 
 
-def trust_commands(ca=ENV_CA):
+def trust_commands(ca):
     """What a user runs to trust the environment's CA in their own browsers (Chromium's and Firefox's NSS store,
     and the system's store for curl and the like)."""
     return ["certutil -d sql:$HOME/.pki/nssdb -A -t C,, -n textbook-local-ca -i %s" % ca,
             "cp %s /usr/local/share/ca-certificates/textbook-local-ca.crt && update-ca-certificates" % ca]
 
 
-def open_textbook(url, ca=ENV_CA, headless=False, screenshot=None):
+def open_textbook(url, ca, headless=False, screenshot=None):
     """Run Chromium on `url` with a throwaway profile trusting `ca`; returns Chromium's exit status."""
     if not os.access(CHROMIUM, os.X_OK):
         raise RuntimeError("%s is missing: `make deps` installs Debian's chromium" % CHROMIUM)

@@ -30,10 +30,15 @@ SECRET_KEYS = ("token", "api_key")
 NOT_RUNNING = 3  # the exit status `status` uses when nothing runs, as init scripts do
 # what site.yml deploys on the hosts of inventories/local: (host, what, URL with the host's address)
 PLATFORM_URLS = (
-    ("tb-host1", "Chat API", "https://%s/ (the environment's CA: ~/.cache/textbook-deploy/ca/local/ca.crt)"),
+    ("tb-host1", "Chat API", "https://%s/ (with the environment's CA, below)"),
     ("tb-host4", "Prometheus", "http://%s:9090/"),
     ("tb-host4", "Alertmanager", "http://%s:9093/"),
 )
+
+
+def environment_ca(state_dir):
+    """The certificate of the environment's CA, which inventories/local keeps with the sandbox (security_ca_dir)."""
+    return Path(state_dir).resolve() / "ca" / "ca.crt"
 
 
 def state_path(state_dir):
@@ -105,7 +110,7 @@ def up(args):
         state = read_state(state_dir)
         if state and answers(state):
             make_checkout(state_dir / "checkout", state)
-            print_urls(state)
+            print_urls(state, state_dir)
             return 0
         time.sleep(0.05)
     proc.kill()
@@ -177,11 +182,11 @@ def urls(args):
     if not state:
         print("sandbox not running")
         return NOT_RUNNING
-    print_urls(state, sandbox_hosts(args.state_dir).status())
+    print_urls(state, args.state_dir, sandbox_hosts(args.state_dir).status())
     return 0
 
 
-def print_urls(state, hosts=()):
+def print_urls(state, state_dir, hosts=()):
     """The stand-ins' URLs, and the platform's on the running hosts (named as in inventories/local)."""
     github = state["github"]
     print("GitHub API:    %s" % github["api_url"])
@@ -195,19 +200,19 @@ def print_urls(state, hosts=()):
         if name in address:
             print("%-14s %s" % (role + ":", url % address[name]))
     if address:
-        print_browser_hint(github["pages_base"] + "textbook/textbook/")
+        print_browser_hint(environment_ca(state_dir))
 
 
-def print_browser_hint(site):
+def print_browser_hint(ca):
     """How to open the textbook so that its chat works: the API's certificate is the environment's CA's."""
-    from sandbox.browser import ENV_CA, trust_commands
+    from sandbox.browser import trust_commands
 
     print("\nOpen the textbook in a browser that trusts the environment's CA (%s), or its chat cannot reach the API:"
-          % ENV_CA)
+          % ca)
     print("  ready to use:  .venv/bin/python -m sandbox browser   (Chromium with a throwaway profile trusting it;")
     print("                 without a display it saves a screenshot, textbook.png)")
     print("  or trust it in your own Chromium/Firefox profile, and system-wide:")
-    for command in trust_commands():
+    for command in trust_commands(ca):
         print("    " + command)
 
 
@@ -220,7 +225,7 @@ def browser(args):
         return NOT_RUNNING
     url = args.url or state["github"]["pages_base"] + "textbook/textbook/"
     try:
-        return open_textbook(url, headless=args.headless, screenshot=args.screenshot)
+        return open_textbook(url, environment_ca(args.state_dir), headless=args.headless, screenshot=args.screenshot)
     except RuntimeError as err:
         return fail(str(err))
 

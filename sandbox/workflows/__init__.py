@@ -22,7 +22,9 @@ Modelled, as GitHub documents it ("Workflow syntax for GitHub Actions", "Context
   `working-directory`, `continue-on-error`, `timeout-minutes` of job and step (the step's process group is
   killed), `steps.<id>.outputs/outcome/conclusion`; $GITHUB_OUTPUT, $GITHUB_ENV (NAME=value and NAME<<DELIM),
   $GITHUB_PATH and $GITHUB_STEP_SUMMARY (gathered in the run's summary.md); the runner's variables (CI,
-  GITHUB_*, RUNNER_*), and nothing of the caller's environment but PATH, LANG and USER; a HOME of the job's own
+  GITHUB_*, RUNNER_*), and nothing of the caller's environment but PATH, LANG and USER (and, run against the
+  running sandbox, TEXTBOOK_SANDBOX_DIR: where inventories/local in the job's checkout finds the sandbox's state,
+  the hosts' SSH key and the environment's CA, which no checkout holds); a HOME of the job's own
   in the run's directory (so ~/.ssh written by a workflow is not the machine's); processes a step leaves
   running are stopped when its job ends; secret values are masked (***) in the step logs.
 - `secrets.*` (the stand-in's decrypted values through its admin API, GITHUB_TOKEN = the stand-in's token) and

@@ -64,16 +64,17 @@ def make_options(args):
         if not separator or not key:
             raise BadInput("--input %r: write KEY=VALUE" % item)
         inputs[key] = value
+    sandbox_dir = None
     if args.github:
         if not args.token:
             raise BadInput("--github goes with --token")
         standin = StandIn(args.github, args.token)
     else:
-        standin = StandIn.from_state(args.state_dir)
+        standin, sandbox_dir = StandIn.from_state(args.state_dir), Path(args.state_dir).resolve()
     workflow = Path(args.workflow)
     return Options(workflow=workflow, event=args.event, repo=args.repo or origin_repo(workflow), standin=standin,
                    runs_dir=Path(args.runs_dir or Path(args.state_dir) / "runs"), ref=args.ref, base=args.base,
-                   action=args.action, number=args.number, inputs=inputs)
+                   action=args.action, number=args.number, inputs=inputs, sandbox_dir=sandbox_dir)
 
 
 def origin_repo(workflow):

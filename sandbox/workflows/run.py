@@ -38,6 +38,9 @@ class Options:
     number: int = 1
     inputs: Dict[str, str] = field(default_factory=dict)
     out: object = sys.stdout
+    # the running sandbox's directory, handed to jobs as TEXTBOOK_SANDBOX_DIR: inventories/local in a job's own
+    # checkout finds the sandbox's state, SSH key and CA there (None: a stand-in given by URL, no sandbox)
+    sandbox_dir: Optional[Path] = None
 
 
 @dataclass
@@ -369,6 +372,8 @@ class JobRun:
                "RUNNER_OS": "Linux", "RUNNER_ARCH": "X64", "RUNNER_NAME": "sandbox-runner",
                "RUNNER_ENVIRONMENT": "self-hosted", "RUNNER_TEMP": str(self.temp),
                "RUNNER_TOOL_CACHE": str(self.tools), "RUNNER_WORKSPACE": str(self.root)}
+        if run.options.sandbox_dir:
+            env["TEXTBOOK_SANDBOX_DIR"] = str(run.options.sandbox_dir)
         return env
 
     # --- steps -------------------------------------------------------------------------------------------------

@@ -38,10 +38,9 @@ from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 # the NSS store and Chromium's quiet flags are `python -m sandbox browser`'s, so both browsers trust the same way
-from sandbox.browser import CERTUTIL, CHROMIUM, ENV_CA, QUIET_FLAGS, nss_home  # noqa: E402
+from sandbox.browser import CERTUTIL, CHROMIUM, QUIET_FLAGS, nss_home  # noqa: E402
 
-__all__ = ["Browser", "CHROMEDRIVER", "CHROMIUM", "ENV_CA", "contrast_ratio", "luminance", "missing_tools",
-           "nss_home"]
+__all__ = ["Browser", "CHROMEDRIVER", "CHROMIUM", "contrast_ratio", "luminance", "missing_tools", "nss_home"]
 
 CHROMEDRIVER = "/usr/bin/chromedriver"
 FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", *QUIET_FLAGS, "--disable-dev-shm-usage",

@@ -16,10 +16,11 @@ import httpx
 import pytest
 from selenium.webdriver.common.by import By
 
-from browser import ENV_CA, Browser, missing_tools  # noqa: E402 (tests/browser is on sys.path)
+from browser import Browser, missing_tools  # noqa: E402 (tests/browser is on sys.path)
 
 ROOT = Path(__file__).resolve().parents[2]
 STATE = ROOT / ".sandbox" / "sandbox.json"
+ENV_CA = ROOT / ".sandbox" / "ca" / "ca.crt"  # inventories/local's security_ca_dir
 INVENTORY = ROOT / "inventories" / "local"
 # a question a reader of chapter 3 asks, and what the answer and its source must show
 QUESTION = "What is the zero-moment point?"
