@@ -85,6 +85,8 @@ def test_first_run_sets_up_everything_and_a_rerun_changes_nothing(github, world)
     backend = (world["checkout"] / ".github" / "workflows" / "deploy-backend.yml").read_text()
     assert "push:" not in backend  # production deploys only by hand, after its reviewers approve
     assert "${{ secrets.DEPLOY_SSH_KEY }}" in backend
+    # the hosts' keys given: the runner writes them and checks them
+    assert "${{ vars.SSH_KNOWN_HOSTS }}" in backend and 'ANSIBLE_HOST_KEY_CHECKING: "True"' in backend
     ci = (world["checkout"] / ".github" / "workflows" / "ci.yml").read_text()
     assert "pull_request:" in ci and "run: ansible-lint" in ci and "python -m pytest" in ci
 
@@ -117,8 +119,11 @@ def test_staging_deploys_on_push_and_has_no_reviewers(github, world):
 
 
 def test_an_unprotected_environment_with_pages_from_the_branch_gets_previews(github, world):
-    proc = setup(github, world, deploy_environment="staging")
+    proc = setup(github, world, deploy_environment="staging", cicd_ssh_known_hosts="")
     assert proc.returncode == 0, proc.stdout[-6000:]
+    # no host keys given: the deploy workflow does not read a variable that is not set
+    backend = (world["checkout"] / ".github" / "workflows" / "deploy-backend.yml").read_text()
+    assert "SSH_KNOWN_HOSTS" not in backend and "ANSIBLE_HOST_KEY_CHECKING" not in backend
     preview = (world["checkout"] / ".github" / "workflows" / "preview.yml").read_text()
     assert "types: [opened, reopened, synchronize, closed]" in preview
     assert 'ansible-playbook -i "inventories/staging"' in preview and "playbooks/preview.yml" in preview
