@@ -8,7 +8,9 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -259,8 +261,11 @@ class JobRun:
         self.run, self.id, self.workflow_env = run, job_id, workflow_env
         self.job = run.workflow["jobs"][job_id]
         self.root = run.dir / "jobs" / job_id
-        self.workspace, self.temp, self.home, self.tools = (self.root / name for name in (
-            "workspace", "temp", "home", "tools"))
+        self.workspace, self.temp, self.tools = (self.root / name for name in ("workspace", "temp", "tools"))
+        # HOME is short, as a runner's /home/runner is: OpenSSH's control sockets (Ansible's ~/.ansible/cp) must fit
+        # in a Unix socket path (108 bytes); the run's directory keeps a link to it. Removed when the job ends,
+        # with whatever the workflow wrote there (an SSH key, say).
+        self.home = None
         self.logs = run.dir / "logs" / job_id
         self.env: Dict[str, str] = {}  # what steps wrote to $GITHUB_ENV
         self.path: List[str] = []  # what steps wrote to $GITHUB_PATH, newest first
@@ -301,13 +306,17 @@ class JobRun:
         finally:
             for group in self.groups:
                 steps.kill_group(group, grace=1)
+            if self.home:
+                shutil.rmtree(self.home, ignore_errors=True)
             result.seconds = time.monotonic() - started
         run.say("  => %s (%.1f s)" % (result.result, result.seconds))
         return result
 
     def prepare_dirs(self):
-        for directory in (self.workspace, self.temp, self.home, self.tools, self.logs):
+        for directory in (self.workspace, self.temp, self.tools, self.logs):
             directory.mkdir(parents=True, exist_ok=True)
+        self.home = Path(tempfile.mkdtemp(prefix="runner-home-"))
+        (self.root / "home").symlink_to(self.home)
 
     def outputs(self):
         scope = self.scope()
