@@ -9,7 +9,7 @@ def github_fresh(tmp_path):
     """A private GitHub stand-in, for tests that leave violations, faults or tokens behind."""
     from sandbox.github import GitHubStandIn
 
-    server = GitHubStandIn(str(tmp_path / "gh")).start()
+    server = GitHubStandIn(str(tmp_path / "gh"), build_delay=0.05).start()
     yield server
     server.stop()
 

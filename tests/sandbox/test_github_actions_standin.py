@@ -16,7 +16,6 @@ import pytest
 from nacl.public import PrivateKey, PublicKey, SealedBox
 
 from github_calls import raw_api as api, send
-from sandbox.github import GitHubStandIn
 
 BAD_ENCRYPTION = "Bad request - validation failed due to an improperly encrypted secret"
 
@@ -64,19 +63,13 @@ CUSTOM = {"protected_branches": False, "custom_branch_policies": True}
 
 
 @pytest.fixture
-def fresh(tmp_path):
-    """A private stand-in, for tests that leave violations or tokens behind."""
-    server = GitHubStandIn(str(tmp_path / "gh")).start()
-    yield server
-    server.stop()
+def fresh(github_fresh):  # tests/fixtures_github.py
+    return github_fresh
 
 
 @pytest.fixture
-def clean(github):
-    """The shared stand-in; the test must not cause a contract violation."""
-    before = len(github.violations())
-    yield github
-    assert github.violations()[before:] == []
+def clean(github_clean):  # tests/fixtures_github.py
+    return github_clean
 
 
 # --- the contract subset ---------------------------------------------------------------------------------------

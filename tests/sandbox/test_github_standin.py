@@ -17,7 +17,6 @@ from urllib.parse import urlsplit
 import pytest
 
 from github_calls import raw_api as api, send
-from sandbox.github import GitHubStandIn
 
 ROOT = Path(__file__).resolve().parents[2]
 GIT_ENV = dict(os.environ, GIT_TERMINAL_PROMPT="0", GIT_CONFIG_NOSYSTEM="1", GIT_CONFIG_GLOBAL="/dev/null",
@@ -98,19 +97,13 @@ def wait_built(server, name, sha):
 
 
 @pytest.fixture
-def fresh(tmp_path):
-    """A private stand-in, for tests that leave violations, faults or tokens behind."""
-    server = GitHubStandIn(str(tmp_path / "gh"), build_delay=0.05).start()
-    yield server
-    server.stop()
+def fresh(github_fresh):  # tests/fixtures_github.py
+    return github_fresh
 
 
 @pytest.fixture
-def clean(github):
-    """The shared stand-in; the test must not cause a contract violation."""
-    before = len(github.violations())
-    yield github
-    assert github.violations()[before:] == []
+def clean(github_clean):  # tests/fixtures_github.py
+    return github_clean
 
 
 # --- git over HTTP ---------------------------------------------------------------------------------------------
