@@ -105,12 +105,16 @@ class Hosts:
         return [state[name] for name in sorted(state)]
 
     def down(self):
-        """Stop every host and remove what it used, including leftovers of a killed run."""
+        """Stop every host and remove what it used, including leftovers of a killed run. Hosts of the same names
+        that another state directory runs (a developer's `make demo` while a test's sandbox comes and goes) are
+        left alone, and so is the bridge they use."""
         state = self._state()
-        names = set(state) | set(self._namespaces())
+        theirs = set(self._namespaces(others=True))
+        names = (set(state) | set(self._namespaces())) - theirs
         for name in sorted(names):
             self._stop(name, state.get(name))
-        run("ip", "link", "del", self.bridge, check=False)
+        if not theirs:
+            run("ip", "link", "del", self.bridge, check=False)
         if self.state_file.exists():
             self.state_file.unlink()
 
@@ -208,9 +212,23 @@ class Hosts:
             run("ip", "addr", "add", self.gateway + "/24", "dev", self.bridge)
             run("ip", "link", "set", self.bridge, "up")
 
-    def _namespaces(self):
+    def _namespaces(self, others=False):
+        """The network namespaces of our hosts' names; with others=True only those whose container runs from
+        another state directory (its processes' root is elsewhere), which this one must not stop."""
         out = run("ip", "netns", "list", check=False).stdout
-        return [line.split()[0] for line in out.splitlines() if line.startswith(self.prefix + "-host")]
+        names = [line.split()[0] for line in out.splitlines() if line.startswith(self.prefix + "-host")]
+        return [name for name in names if self._runs_elsewhere(name) == others]
+
+    def _runs_elsewhere(self, name):
+        """True when a process in the namespace has its root outside this state directory."""
+        for pid in run("ip", "netns", "pids", name, check=False).stdout.split():
+            try:
+                root = os.readlink("/proc/%s/root" % pid)
+            except OSError:
+                continue
+            if not root.startswith(str(self.state_dir.resolve()) + os.sep):
+                return True
+        return False
 
     def _state(self):
         try:
