@@ -22,6 +22,8 @@ molecule test --all
 step "pytest: the example chat service's own offline tests (what its generated CI runs)"
 (cd examples/chat_api && pytest -q -p no:cacheprovider)
 step "pytest: unit, sandbox, integration"
-# two workers (this machine has 2 cores); a file stays on one worker, so its fixtures and order hold. The browser on
-# the deployed sandbox (tests/browser/test_sandbox_journey.py) runs in molecule's site scenario, after site.yml.
-pytest -q -p no:cacheprovider -n 2 --dist loadfile --ignore=tests/browser/test_sandbox_journey.py tests
+# two workers (this machine has 2 cores); a file stays on one worker, so its fixtures and order hold. The tests of
+# the deployed sandbox (the browser's tests/browser/test_sandbox_journey.py, the generated workflows'
+# tests/platform/) run in molecule's site scenario, after site.yml.
+pytest -q -p no:cacheprovider -n 2 --dist loadfile --ignore=tests/browser/test_sandbox_journey.py \
+    --ignore=tests/platform tests
