@@ -213,21 +213,26 @@ class Hosts:
             run("ip", "link", "set", self.bridge, "up")
 
     def _namespaces(self, others=False):
-        """The network namespaces of our hosts' names; with others=True only those whose container runs from
-        another state directory (its processes' root is elsewhere), which this one must not stop."""
+        """The network namespaces of our hosts' names; with others=True only those a live systemd-nspawn of another
+        state directory runs, which this one must not stop."""
         out = run("ip", "netns", "list", check=False).stdout
         names = [line.split()[0] for line in out.splitlines() if line.startswith(self.prefix + "-host")]
         return [name for name in names if self._runs_elsewhere(name) == others]
 
     def _runs_elsewhere(self, name):
-        """True when a process in the namespace has its root outside this state directory."""
-        for pid in run("ip", "netns", "pids", name, check=False).stdout.split():
+        """True when a live systemd-nspawn runs the container `name` from a root outside this state directory
+        (read from its command line: the container's own processes see only their own mount namespace)."""
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
             try:
-                root = os.readlink("/proc/%s/root" % pid)
+                with open("/proc/%s/cmdline" % entry, "rb") as handle:
+                    argv = handle.read().decode(errors="replace").split("\0")
             except OSError:
                 continue
-            if not root.startswith(str(self.state_dir.resolve()) + os.sep):
-                return True
+            if argv[0].endswith("systemd-nspawn") and "-M" in argv and "-D" in argv:
+                if argv[argv.index("-M") + 1] == name:
+                    return not argv[argv.index("-D") + 1].startswith(str(self.state_dir) + os.sep)
         return False
 
     def _state(self):

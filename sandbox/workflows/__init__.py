@@ -38,7 +38,8 @@ Not modelled (the runner stops on the first three; the rest are ignored or diffe
 - other events (pull_request_target, schedule, release ...);
 - parallel jobs: GitHub runs jobs that do not need each other at the same time, the runner one after another;
 - `concurrency:` groups and cancel-in-progress, `permissions:` (the token may do everything), OIDC tokens
-  (deploy-pages sends a placeholder), caches (setup-node/setup-python `cache:`), artifacts other than the
+  (deploy-pages sends a placeholder), caches (setup-python's `cache:`; setup-node's `cache: npm` lends the job
+  this machine's npm cache), artifacts other than the
   Pages one (no upload-artifact/download-artifact), environment protection rules (reviewers, wait timers,
   branch policies): nothing waits or is refused;
 - a pull request's merge commit: its run checks out the head commit (GitHub builds refs/pull/N/merge), and its

@@ -350,7 +350,9 @@ def test_a_deploy_waits_for_the_lock_and_fails_naming_its_holder(world):
 
 @pytest.mark.parametrize("extra, message", [
     ({"backend_rollback_to": "0.0.1"}, "Release 0.0.1 is not installed"),
-    ({"backend_database_url": ""}, "backend_database_url must be"),
+    ({"backend_database_url": "mysql://chat:pw@db/chat"}, "backend_database_url is not a postgresql:// URI"),
+    # none given and no data host to look it up: the lookup says what failed and what to set
+    ({"backend_database_url": ""}, "Could not read the connection URI of database chat"),
     ({"backend_canary_steps": [50, 10, 100]}, "backend_canary_steps must rise step by step"),
     ({"backend_canary_thresholds": {"max_error_ratio": -1}}, "backend_canary_thresholds.max_error_ratio must be"),
 ])

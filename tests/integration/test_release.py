@@ -216,9 +216,10 @@ def test_installed_modules_and_callback_run(release, installed):
 
     # ansible-doc names the file it read: the installed copy's modules and callback, not the checkout's
     for kind, name in (("module", "github_workflow"), ("module", "deploy_lock"), ("callback", "deploy_metrics")):
-        proc = run([str(BIN / "ansible-doc"), "--json", "-t", kind, f"textbook.deploy.{name}"], installed.cwd,
-                   installed.env)
-        assert proc.returncode == 0, proc.stdout
+        # stdout alone: Python's warnings (cryptography's DSA deprecation, say) go to stderr
+        proc = subprocess.run([str(BIN / "ansible-doc"), "--json", "-t", kind, f"textbook.deploy.{name}"],
+                              cwd=str(installed.cwd), env=installed.env, capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
         filename = json.loads(proc.stdout)[f"textbook.deploy.{name}"]["doc"]["filename"]
         assert Path(filename).resolve().is_relative_to(installed.path.resolve()), filename
 
