@@ -17,6 +17,7 @@ author:
   - textbook.deploy maintainers (!UNKNOWN)
 extends_documentation_fragment:
   - textbook.deploy.api
+  - textbook.deploy.api.info
   - textbook.deploy.neon
   - textbook.deploy.neon.scope
 options:
@@ -39,15 +40,6 @@ attributes:
   action:
     support: full
     description: An action plugin runs the module and censors its result in every output.
-  check_mode:
-    support: full
-    description: The module only reads, in check mode too.
-  diff_mode:
-    support: none
-    description: Nothing changes, so there is no diff.
-  idempotent:
-    support: full
-    description: The module only reads.
 seealso:
   - module: textbook.deploy.neon_role
   - module: textbook.deploy.neon_database
